@@ -1,0 +1,46 @@
+"""The ``augplat`` command line.
+
+How to run::
+
+    augplat --help
+    augplat data prepare digits
+    augplat train --data digits --epochs 5
+
+Each group lives in its own module and only parses and prints; the work happens in library
+functions. Heavy libraries (torch, mlflow) are imported inside commands so ``--help`` is instant.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from augplat.cli import data as data_cli
+from augplat.cli import server as server_cli
+from augplat.cli import train as train_cli
+from augplat.errors import USER_ERROR_EXIT_CODE, UserError
+
+app = typer.Typer(
+    name="augplat",
+    help="Find out, with evidence, whether GAN augmentation makes an image classifier better.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_cli.app, name="data")
+app.command("train")(train_cli.train)
+app.command("server")(server_cli.server)
+app.command("ui")(server_cli.ui)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app; user errors become one line on stderr and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(USER_ERROR_EXIT_CODE) from None
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None

@@ -1,0 +1,160 @@
+"""Every matplotlib figure augplat draws, written atomically as PNG.
+
+Figures use the non-interactive Agg backend (no display here or on servers) and are closed after
+saving so long runs do not accumulate memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from augplat.fsutil import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def class_distribution(
+    counts: Mapping[str, Mapping[str, int]], path: str | Path, title: str = "Class distribution"
+) -> Path:
+    """Grouped bar chart of images per class, one bar group per class, one colour per split.
+
+    Args:
+        counts: ``{split: {class: count}}`` as :meth:`ImageDataset.counts` returns it.
+        path: PNG path to write.
+        title: Figure title.
+    """
+    plt = _pyplot()
+    splits = [s for s, per_class in counts.items() if sum(per_class.values()) > 0]
+    classes = list(next(iter(counts.values())).keys()) if counts else []
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(classes) + 2), 4))
+    width = 0.8 / max(1, len(splits))
+    for i, split in enumerate(splits):
+        xs = [c + (i - (len(splits) - 1) / 2) * width for c in range(len(classes))]
+        bars = ax.bar(xs, [counts[split][c] for c in classes], width, label=split)
+        ax.bar_label(bars, fontsize=7)
+    ax.set_xticks(range(len(classes)), classes, rotation=30 if len(classes) > 6 else 0)
+    ax.set_ylabel("images")
+    ax.set_title(title)
+    ax.legend()
+    return _save(fig, path)
+
+
+def training_curves(history: Sequence[Mapping[str, float]], path: str | Path) -> Path:
+    """Loss and accuracy per epoch for train and val, side by side.
+
+    Args:
+        history: One mapping per epoch with ``train_loss``, ``val_loss``, ``train_acc``,
+            ``val_acc`` (missing keys are skipped).
+        path: PNG path to write.
+    """
+    plt = _pyplot()
+    epochs = [int(h.get("epoch", i + 1)) for i, h in enumerate(history)]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, metric in zip(axes, ("loss", "acc")):
+        for split in ("train", "val"):
+            key = f"{split}_{metric}"
+            ys = [h[key] for h in history if key in h]
+            if ys:
+                ax.plot(epochs[: len(ys)], ys, marker="o", ms=3, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy" if metric == "acc" else "loss")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle("Training curves")
+    return _save(fig, path)
+
+
+def confusion_matrix(matrix, classes: Sequence[str], path: str | Path, title: str) -> Path:
+    """Row-normalised confusion matrix heat map with raw counts in the cells.
+
+    Args:
+        matrix: ``K×K`` counts, rows = true class, columns = predicted class.
+        classes: Class names.
+        path: PNG path to write.
+        title: Figure title.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    counts = np.asarray(matrix)
+    norm = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * k, 0.6 + 0.75 * k))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            color = "white" if norm[i, j] > 0.5 else "black"
+            ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(k), classes, rotation=45, ha="right")
+    ax.set_yticks(range(k), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    return _save(fig, path)
+
+
+def embedding_scatter(points, labels, classes: Sequence[str], path: str | Path, title: str) -> Path:
+    """2-D scatter of embedded features (t-SNE), coloured by class.
+
+    Args:
+        points: ``N×2`` coordinates.
+        labels: ``N`` class indices.
+        classes: Class names.
+        path: PNG path to write.
+        title: Figure title.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    points, labels = np.asarray(points), np.asarray(labels)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
+    for c, name in enumerate(classes):
+        sel = labels == c
+        ax.scatter(points[sel, 0], points[sel, 1], s=6, color=cmap(c % cmap.N), label=name)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    ax.legend(markerscale=3, fontsize=7, loc="best")
+    return _save(fig, path)
+
+
+def image_grid(images, path: str | Path, nrow: int = 8, titles: Sequence[str] | None = None) -> Path:
+    """Grid of uint8 ``N×C×H×W`` images (grayscale or RGB) with optional titles."""
+    import numpy as np
+
+    plt = _pyplot()
+    images = np.asarray(images)
+    n = len(images)
+    ncol = min(nrow, max(1, n))
+    nrows = (n + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrows, ncol, figsize=(1.2 * ncol, 1.3 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i >= n:
+            continue
+        img = images[i]
+        if img.shape[0] == 1:
+            ax.imshow(img[0], cmap="gray", vmin=0, vmax=255)
+        else:
+            ax.imshow(np.transpose(img, (1, 2, 0)))
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=7)
+    return _save(fig, path)
