@@ -66,7 +66,7 @@ def training_curves(history: Sequence[Mapping[str, float]], path: str | Path) ->
     plt = _pyplot()
     epochs = [int(h.get("epoch", i + 1)) for i, h in enumerate(history)]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, metric in zip(axes, ("loss", "acc")):
+    for ax, metric in zip(axes, ("loss", "acc"), strict=True):
         for split in ("train", "val"):
             key = f"{split}_{metric}"
             ys = [h[key] for h in history if key in h]
@@ -136,7 +136,9 @@ def embedding_scatter(points, labels, classes: Sequence[str], path: str | Path, 
     return _save(fig, path)
 
 
-def image_grid(images, path: str | Path, nrow: int = 8, titles: Sequence[str] | None = None) -> Path:
+def image_grid(
+    images, path: str | Path, nrow: int = 8, titles: Sequence[str] | None = None
+) -> Path:
     """Grid of uint8 ``N×C×H×W`` images (grayscale or RGB) with optional titles."""
     import numpy as np
 

@@ -18,6 +18,7 @@ import typer
 
 from augplat.cli import data as data_cli
 from augplat.cli import server as server_cli
+from augplat.cli import study as study_cli
 from augplat.cli import train as train_cli
 from augplat.errors import USER_ERROR_EXIT_CODE, UserError
 
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data")
 app.command("train")(train_cli.train)
+app.command("study")(study_cli.study)
 app.command("server")(server_cli.server)
 app.command("ui")(server_cli.ui)
 

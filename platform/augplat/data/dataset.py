@@ -91,7 +91,7 @@ class ImageDataset:
         out = {}
         for name, code in SPLIT_CODES.items():
             per_class = np.bincount(self.labels[self.split == code], minlength=self.num_classes)
-            out[name] = {c: int(k) for c, k in zip(self.classes, per_class)}
+            out[name] = {c: int(k) for c, k in zip(self.classes, per_class, strict=True)}
         return out
 
     @property
@@ -116,7 +116,7 @@ class ImageDataset:
             "name": self.name,
             "classes": self.classes,
             "shape": list(self.shape),
-            "num_images": int(len(self.images)),
+            "num_images": len(self.images),
             "digest": self.digest,
             "source": self.source,
             "counts": self.counts(),

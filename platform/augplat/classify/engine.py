@@ -1,0 +1,186 @@
+"""The epoch loop's building blocks: device-resident batches, one training epoch, prediction.
+
+Why no DataLoader: every dataset augplat trains on fits in memory as uint8 (all of FER2013 is
+83 MB), so batches are gathered by indexing a device tensor and augmented as whole batches.
+No worker processes, no PIL, no per-sample Python: this is the fast path on CPU and GPU alike.
+
+Reproducibility: shuffling and augmentation draw from a CPU ``torch.Generator`` seeded from
+``(seed, epoch)``, and the global torch seed is reset per epoch (dropout), so an epoch's
+randomness does not depend on what ran before it: a resumed run repeats an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from augplat.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; asking for CUDA without one is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda was requested but no CUDA device is available")
+    return torch.device(name)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    """The CPU generator for one epoch's shuffling and augmentation, and the global seed."""
+    torch.manual_seed(seed * 100_003 + epoch)
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def batch_indices(
+    n: int, batch_size: int, generator: torch.Generator | None = None
+) -> Iterator[torch.Tensor]:
+    """Yield index batches; shuffled when a generator is given.
+
+    A trailing batch of one sample is dropped when shuffling: BatchNorm cannot train on it.
+    """
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for start in range(0, n, batch_size):
+        idx = order[start : start + batch_size]
+        if generator is not None and len(idx) == 1 and n > 1:
+            return
+        yield idx
+
+
+def prepare_batch(
+    images_u8: torch.Tensor,
+    augment: Callable | None = None,
+    generator: torch.Generator | None = None,
+    image_size: int | None = None,
+    channels_last: bool = False,
+) -> torch.Tensor:
+    """uint8 batch → float [0, 1], augmented, resized and laid out for the model."""
+    x = images_u8.float().div_(255.0)
+    if augment is not None:
+        x = augment(x, generator)
+    if image_size is not None and tuple(x.shape[-2:]) != (image_size, image_size):
+        x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def autocast(device: torch.device, enabled: bool):
+    """bf16/fp16 autocast on CUDA when enabled; a no-op context elsewhere."""
+    if enabled and device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable,
+    batch_size: int,
+    generator: torch.Generator,
+    augment: Callable | None = None,
+    image_size: int | None = None,
+    channels_last: bool = False,
+    amp: bool = False,
+    scaler: torch.amp.GradScaler | None = None,
+    on_batch: Callable[[], None] | None = None,
+) -> dict[str, float]:
+    """One pass over the training images; returns ``train_loss`` and ``train_acc``."""
+    model.train()
+    total_loss = torch.zeros((), device=images.device)
+    correct = torch.zeros((), device=images.device, dtype=torch.long)
+    seen = 0
+    for idx in batch_indices(len(images), batch_size, generator):
+        idx = idx.to(images.device)
+        x = prepare_batch(images[idx], augment, generator, image_size, channels_last)
+        y = labels[idx]
+        with autocast(images.device, amp):
+            logits = model(x)
+            loss = loss_fn(logits, y)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        # Accumulate on device: a .item() per batch would sync the GPU every step.
+        total_loss += loss.detach() * len(idx)
+        correct += (logits.detach().argmax(1) == y).sum()
+        seen += len(idx)
+        if on_batch is not None:
+            on_batch()
+    seen = max(seen, 1)
+    return {"train_loss": float(total_loss) / seen, "train_acc": float(correct) / seen}
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    *,
+    batch_size: int,
+    image_size: int | None = None,
+    channels_last: bool = False,
+    amp: bool = False,
+    embed: bool = False,
+) -> np.ndarray:
+    """Logits (or penultimate features with ``embed``) for every image, as float32 numpy."""
+    model.eval()
+    outputs = []
+    for idx in batch_indices(len(images), batch_size):
+        x = prepare_batch(images[idx.to(images.device)], None, None, image_size, channels_last)
+        with autocast(images.device, amp):
+            out = model.embed(x) if embed else model(x)
+        outputs.append(out.float().cpu())
+    if not outputs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return torch.cat(outputs).numpy()
+
+
+def build_optimizer(cfg, params) -> torch.optim.Optimizer:
+    """Adam, AdamW or SGD (momentum, nesterov) from a :class:`TrainConfig`."""
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
+    cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def build_scheduler(cfg, optimizer):
+    """cosine (over all epochs), plateau (on the monitored val metric), step, or None."""
+    if cfg.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.epochs)
+    if cfg.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.step_size, gamma=cfg.gamma)
+    if cfg.scheduler == "plateau":
+        mode = "min" if cfg.monitor == "val_loss" else "max"
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode=mode, factor=cfg.gamma, patience=cfg.plateau_patience
+        )
+    return None
+
+
+def step_scheduler(scheduler, monitored: float) -> None:
+    """Advance a scheduler once per epoch (plateau needs the monitored value)."""
+    if scheduler is None:
+        return
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(monitored)
+    else:
+        scheduler.step()

@@ -1,0 +1,343 @@
+"""Fine-tune a classifier on a prepared dataset, tracked as one MLflow run.
+
+How to run::
+
+    augplat train --data digits --model resnet18 --epochs 5
+    augplat train --config my.yaml --lr 3e-4 --resume <run-id>
+
+Flow: resolve data and model (user errors surface before any run exists) → open or reopen the
+run → epoch loop (train, validate, schedule, checkpoint, early stop, optional pruning hook) →
+evaluate the best-val checkpoint once on the test split → log artifacts and the model.
+The test split never influences selection: early stopping and checkpoints read val only.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from augplat.classify import checkpoint
+from augplat.classify.engine import (
+    build_optimizer,
+    build_scheduler,
+    epoch_generator,
+    predict,
+    resolve_device,
+    step_scheduler,
+    train_epoch,
+)
+from augplat.config import TrainConfig
+from augplat.progress import Reporter
+
+log = logging.getLogger("augplat")
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced (everything is also in the MLflow run)."""
+
+    run_id: str
+    best_epoch: int
+    best_score: float
+    test: dict[str, Any]
+    history: list[dict[str, float]] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+@dataclass
+class _Setup:
+    """Everything built from the config before the run starts."""
+
+    cfg: TrainConfig
+    dataset: Any
+    device: torch.device
+    model: torch.nn.Module
+    augment: Any
+    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: Any
+    loss_fn: Any
+
+
+@dataclass
+class _State:
+    """Loop state that a checkpoint restores."""
+
+    epoch: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_score: float | None = None
+    best_epoch: int = 0
+    bad_epochs: int = 0
+
+
+def seed_everything(seed: int) -> None:
+    """One seed drives Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _build(cfg: TrainConfig) -> _Setup:
+    from augplat.augment import ClassicAugment
+    from augplat.classify.backbones import create_model
+    from augplat.data import load_dataset
+
+    seed_everything(cfg.seed)
+    ds = load_dataset(cfg.data)
+    if len(ds.indices("train")) == 0 or len(ds.indices("val")) == 0:
+        from augplat.errors import DataError
+
+        raise DataError(f"dataset '{ds.name}' needs non-empty train and val splits")
+    device = resolve_device(cfg.device)
+    train_imgs = ds.arrays("train")[0].astype(np.float32) / 255.0
+    mean = train_imgs.mean(axis=(0, 2, 3)).tolist()
+    std = np.maximum(train_imgs.std(axis=(0, 2, 3)), 1e-3).tolist()
+    model = create_model(
+        cfg.model,
+        num_classes=ds.num_classes,
+        in_channels=ds.shape[0],
+        image_size=cfg.image_size or ds.shape[1],
+        stem=cfg.stem,
+        weights=cfg.weights,
+        freeze_backbone=cfg.freeze_backbone,
+        mean=mean,
+        std=std,
+    ).to(device)
+    channels_last = cfg.channels_last and device.type == "cuda"
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    augment = ClassicAugment(cfg.aug_policy, cfg.aug_strength) if cfg.aug == "classic" else None
+    tensors = {
+        split: (
+            torch.from_numpy(ds.arrays(split)[0]).to(device),
+            torch.from_numpy(ds.arrays(split)[1]).to(device),
+        )
+        for split in ("train", "val", "test")
+    }
+    optimizer = build_optimizer(cfg, model.parameters())
+    use_scaler = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
+    return _Setup(
+        cfg=cfg,
+        dataset=ds,
+        device=device,
+        model=model,
+        augment=augment,
+        tensors=tensors,
+        optimizer=optimizer,
+        scheduler=build_scheduler(cfg, optimizer),
+        scaler=torch.amp.GradScaler("cuda") if use_scaler else None,
+        loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+    )
+
+
+def _forward_model(s: _Setup) -> torch.nn.Module:
+    """The module the loop calls: compiled when asked (weights stay shared with ``s.model``)."""
+    return torch.compile(s.model) if s.cfg.compile else s.model
+
+
+def _validate(s: _Setup, model) -> dict[str, float]:
+    from augplat.classify.metrics import confusion_matrix, macro_f1
+
+    images, labels = s.tensors["val"]
+    logits = predict(
+        model,
+        images,
+        batch_size=s.cfg.eval_batch_size,
+        image_size=s.cfg.image_size,
+        channels_last=s.cfg.channels_last and s.device.type == "cuda",
+        amp=s.cfg.amp,
+    )
+    y = labels.cpu()
+    loss = float(s.loss_fn(torch.from_numpy(logits), y))
+    pred = logits.argmax(1)
+    matrix = confusion_matrix(pred, y.numpy(), s.dataset.num_classes)
+    return {
+        "val_loss": loss,
+        "val_acc": float((pred == y.numpy()).mean()),
+        "val_macro_f1": float(macro_f1(matrix)),
+    }
+
+
+def _improved(cfg: TrainConfig, score: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return score < best if cfg.monitor == "val_loss" else score > best
+
+
+def _checkpoint_state(s: _Setup, st: _State) -> dict[str, Any]:
+    return {
+        "model": s.model.state_dict(),
+        "optimizer": s.optimizer.state_dict(),
+        "scheduler": s.scheduler.state_dict() if s.scheduler is not None else None,
+        "scaler": s.scaler.state_dict() if s.scaler is not None else None,
+        "epoch": st.epoch,
+        "history": st.history,
+        "best_score": st.best_score,
+        "best_epoch": st.best_epoch,
+        "bad_epochs": st.bad_epochs,
+        "config": s.cfg.model_dump(mode="json"),
+    }
+
+
+def _restore(s: _Setup, ckpt: dict[str, Any]) -> _State:
+    s.model.load_state_dict(ckpt["model"])
+    s.optimizer.load_state_dict(ckpt["optimizer"])
+    if s.scheduler is not None and ckpt.get("scheduler") is not None:
+        s.scheduler.load_state_dict(ckpt["scheduler"])
+    if s.scaler is not None and ckpt.get("scaler") is not None:
+        s.scaler.load_state_dict(ckpt["scaler"])
+    return _State(
+        epoch=int(ckpt["epoch"]),
+        history=list(ckpt["history"]),
+        best_score=ckpt["best_score"],
+        best_epoch=int(ckpt["best_epoch"]),
+        bad_epochs=int(ckpt["bad_epochs"]),
+    )
+
+
+def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallback | None) -> bool:
+    """The epoch loop from ``st.epoch + 1``; returns True when early stopping ended it."""
+    cfg, model = s.cfg, _forward_model(s)
+    ckpt_dir = checkpoint.run_dir(logger.run_id)
+    images, labels = s.tensors["train"]
+    reporter.start(cfg.epochs, first_epoch=st.epoch + 1)
+    for epoch in range(st.epoch + 1, cfg.epochs + 1):
+        n_batches = -(-len(images) // cfg.batch_size)
+        reporter.start_epoch(epoch, n_batches)
+        started = time.perf_counter()
+        metrics = train_epoch(
+            model,
+            images,
+            labels,
+            optimizer=s.optimizer,
+            loss_fn=s.loss_fn,
+            batch_size=cfg.batch_size,
+            generator=epoch_generator(cfg.seed, epoch),
+            augment=s.augment,
+            image_size=cfg.image_size,
+            channels_last=cfg.channels_last and s.device.type == "cuda",
+            amp=cfg.amp,
+            scaler=s.scaler,
+            on_batch=reporter.advance,
+        )
+        train_time = time.perf_counter() - started
+        metrics.update(_validate(s, model))
+        metrics["lr"] = s.optimizer.param_groups[0]["lr"]
+        metrics["epoch_time_s"] = time.perf_counter() - started
+        metrics["train_images_per_s"] = len(images) / max(train_time, 1e-9)
+        step_scheduler(s.scheduler, metrics[cfg.monitor])
+        st.epoch = epoch
+        st.history.append({"epoch": epoch, **metrics})
+        improved = _improved(cfg, metrics[cfg.monitor], st.best_score)
+        if improved:
+            st.best_score, st.best_epoch, st.bad_epochs = metrics[cfg.monitor], epoch, 0
+        else:
+            st.bad_epochs += 1
+        state = _checkpoint_state(s, st)
+        if improved:
+            checkpoint.save(ckpt_dir / checkpoint.BEST, state)
+        checkpoint.save(ckpt_dir / checkpoint.LAST, state)
+        logger.log_metrics(metrics, step=epoch)
+        reporter.end_epoch(
+            epoch, {k: metrics[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
+        )
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)  # may raise (e.g. a study pruning this trial)
+        if cfg.early_stop and st.bad_epochs >= cfg.early_stop:
+            reporter.message(f"early stop: no {cfg.monitor} gain for {cfg.early_stop} epochs")
+            return True
+    return False
+
+
+def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tags):
+    """Build everything and open (or reopen) the run; user errors come before the run exists."""
+    from augplat import tracking
+
+    # Fail on an unreachable server in seconds, before minutes of data loading and model setup.
+    tracking.check_reachable(tracking.resolve_tracking_uri(tracking_uri))
+    if resume:
+        logger = tracking.reopen_run(resume, tracking_uri)
+        ckpt = checkpoint.load(checkpoint.find_for_resume(logger))
+        s = _build(TrainConfig.model_validate(ckpt["config"]))
+        return s, _restore(s, ckpt), logger
+    s = _build(cfg)
+    run_tags = {
+        "augplat.kind": "train",
+        "augplat.dataset": s.dataset.name,
+        "augplat.dataset_digest": s.dataset.digest,
+        "augplat.model": cfg.model,
+        "augplat.aug": cfg.aug,
+        **(tags or {}),
+    }
+    logger = tracking.start_run(
+        cfg.experiment,
+        cfg.run_name,
+        tags=run_tags,
+        parent_run_id=parent_run_id,
+        tracking_uri=tracking_uri,
+    )
+    from augplat.classify.report import log_run_inputs
+
+    log_run_inputs(logger, s)
+    return s, _State(), logger
+
+
+def train_classifier(
+    cfg: TrainConfig,
+    *,
+    tracking_uri: str | None = None,
+    resume: str | None = None,
+    reporter: Reporter | None = None,
+    on_epoch: EpochCallback | None = None,
+    parent_run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+    on_start: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train, select on val, test once, and log everything to one MLflow run.
+
+    Args:
+        cfg: The resolved training config (ignored when resuming: the run's own config wins).
+        tracking_uri: MLflow URI; default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
+        resume: Run id of an interrupted run to continue from its last checkpoint.
+        reporter: Progress reporter (plain log lines by default).
+        on_epoch: Called with ``(epoch, metrics)`` after each epoch; may raise to stop.
+        parent_run_id: Make the run a child of this run (studies).
+        tags: Extra run tags.
+        on_start: Called with the run id once the run exists (before the first epoch).
+    """
+    from augplat.classify.report import final_evaluation
+
+    reporter = reporter or Reporter()
+    s, st, logger = _open(cfg, resume, tracking_uri, parent_run_id, tags)
+    try:
+        if on_start is not None:
+            on_start(logger.run_id)
+        stopped = _fit(s, st, logger, reporter, on_epoch)
+        test = final_evaluation(s, st, logger, reporter)
+    except BaseException as exc:
+        status = (
+            "KILLED" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "run_status", "FAILED")
+        )
+        logger.end(status)
+        raise
+    finally:
+        reporter.close()
+    logger.end("FINISHED")
+    return TrainResult(
+        run_id=logger.run_id,
+        best_epoch=st.best_epoch,
+        best_score=float(st.best_score),
+        test=test,
+        history=st.history,
+        stopped_early=stopped,
+    )

@@ -1,0 +1,28 @@
+"""Bits every command shares: logging setup and option help texts that must stay consistent."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+TRACKING_URI_HELP = (
+    "MLflow tracking URI (a server URL or sqlite:///file.db). "
+    "Default: $MLFLOW_TRACKING_URI, else ./mlflow.db."
+)
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Route the ``augplat`` logger to stderr as plain lines; silence chatty libraries."""
+    # MLflow configures its own handler at import time from this variable ("Creating initial
+    # MLflow database tables..." would otherwise break the one-line error contract).
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    logger = logging.getLogger("augplat")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+    for noisy in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

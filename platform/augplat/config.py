@@ -1,0 +1,138 @@
+"""Typed configuration: YAML files plus CLI overrides, validated with clear errors.
+
+A config file is plain YAML whose keys are the fields of the config model; CLI flags override
+single fields. Unknown keys are errors naming the key and the file, so a typo never silently
+falls back to a default. The resolved config is what gets logged to MLflow as ``config.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from augplat.errors import ConfigError
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class TrainConfig(BaseModel):
+    """Everything that defines one classifier training run.
+
+    Defaults follow the seeds' best FER2013 ResNet18 recipe (seed 001: Adam, lr 2e-4 region,
+    cosine schedule) scaled for a laptop CPU: they train the embedded digits in about a minute.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    # data and model
+    data: str = Field("digits", description="prepared dataset name or path")
+    model: str = Field("resnet18", description="backbone name (see `augplat train --help`)")
+    stem: Literal["auto", "small", "standard"] = "auto"
+    weights: str = Field("none", description="none | imagenet | PATH to a state dict")
+    freeze_backbone: bool = Field(False, description="feature extraction: train the head only")
+    image_size: int | None = Field(None, ge=8, le=1024, description="resize inputs; None keeps")
+
+    # optimisation
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(1e-4, ge=0)
+    scheduler: Literal["cosine", "plateau", "step", "none"] = "cosine"
+    step_size: int = Field(10, ge=1, description="step scheduler: epochs between decays")
+    gamma: float = Field(0.1, gt=0, le=1, description="step/plateau decay factor")
+    plateau_patience: int = Field(3, ge=0)
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    early_stop: int = Field(0, ge=0, description="stop after N epochs without val gain; 0 off")
+    monitor: Literal["val_acc", "val_loss", "val_macro_f1"] = "val_acc"
+
+    # augmentation
+    aug: Literal["none", "classic"] = "classic"
+    aug_policy: str = Field("default", description="policy name or YAML file")
+    aug_strength: float = Field(1.0, ge=0)
+
+    # runtime
+    seed: int = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    amp: bool = Field(True, description="mixed precision (CUDA only)")
+    channels_last: bool = Field(True, description="channels_last memory format (CUDA only)")
+    compile: bool = Field(False, description="torch.compile the model")
+    eval_batch_size: int = Field(512, ge=1)
+    tsne: bool = Field(False, description="t-SNE plot of penultimate test features")
+
+    # tracking
+    experiment: str = "augplat"
+    run_name: str | None = None
+    log_model: bool = Field(True, description="log the best model with mlflow.pytorch")
+    log_checkpoints: bool = Field(True, description="upload best/last checkpoints as artifacts")
+    test_eval: bool = Field(True, description="evaluate the best-val checkpoint on test once")
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> TrainConfig:
+        if self.nesterov and self.optimizer != "sgd":
+            raise ValueError("nesterov only applies to optimizer 'sgd'")
+        return self
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err.get("loc", ())) or "(config)"
+    if source == "option":  # came from the command line: name the flag the user typed
+        return f"--{key.replace('_', '-')}: {err.get('msg', 'invalid value')}"
+    if err.get("type") == "extra_forbidden":
+        return f"{source}: unknown key '{key}'"
+    return f"{source}: {key}: {err.get('msg', 'invalid value')}"
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping; a missing file, bad YAML or non-mapping raises ConfigError."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    return loaded
+
+
+def build_config(
+    model: type[T], file: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> T:
+    """Build a validated config: model defaults < YAML file < explicit overrides.
+
+    Args:
+        model: The pydantic config class.
+        file: Optional YAML file.
+        overrides: Field values from the CLI; ``None`` values mean "not given" and are ignored.
+    """
+    values: dict[str, Any] = read_yaml(file) if file else {}
+    source = str(file) if file else "config"
+    try:
+        model.model_validate(values)  # file errors are reported against the file
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from None
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    try:
+        return model.model_validate({**values, **given})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, "option")) from None
+
+
+def to_yaml(config: BaseModel) -> str:
+    """The resolved config as YAML, keys in declaration order."""
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

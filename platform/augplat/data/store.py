@@ -1,0 +1,214 @@
+"""Named datasets in the data home: prepare → save, resolve a name or path, list.
+
+A prepared dataset lives at ``datasets_dir()/<name>/`` (arrays, ``manifest.json`` and
+``distribution.png``), written atomically. Parsing a FER2013 CSV is cached in ``cache_dir()``
+keyed by the file's SHA-256 and the options that change the result, so preparing the same file
+again costs a hash and an ``np.load`` instead of a parse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from augplat.data.dataset import MANIFEST, ImageDataset
+from augplat.errors import DataError, UserError
+from augplat.fsutil import file_sha256
+from augplat.home import cache_dir, datasets_dir
+
+log = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+DISTRIBUTION_PLOT = "distribution.png"
+# Bump when a reader's output changes for the same input, so old cache entries are ignored.
+CACHE_VERSION = 1
+BUILTIN = "digits"
+FER_HOWTO = (
+    "dataset 'fer' is not prepared: download FER2013 (fer2013.csv or icml_face_data.csv, e.g. "
+    "from the Kaggle page 'Challenges in Representation Learning: Facial Expression Recognition "
+    "Challenge') and run `augplat data prepare fer --csv PATH`"
+)
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a simple dataset name, else raise :class:`UserError`."""
+    if not NAME_PATTERN.fullmatch(str(name)):
+        raise UserError(
+            f"invalid dataset name {name!r}: use letters, digits, '-', '_' and '.', "
+            f"starting with a letter or digit"
+        )
+    return str(name)
+
+
+def dataset_dir(name: str) -> Path:
+    """Directory of the prepared dataset ``name`` in the data home (it may not exist)."""
+    return datasets_dir() / check_name(name)
+
+
+def save_dataset(ds: ImageDataset) -> Path:
+    """Write ``ds`` to :func:`dataset_dir` with its class-distribution plot, atomically."""
+    from augplat.plots import class_distribution
+
+    def plot(tmp: Path) -> None:
+        title = f"{ds.name}: images per class and split"
+        class_distribution(ds.counts(), tmp / DISTRIBUTION_PLOT, title)
+
+    return ds.save(dataset_dir(ds.name), overwrite=True, extra_files=plot)
+
+
+def _cached(key: dict[str, Any], build: Callable[[], ImageDataset]) -> ImageDataset:
+    """Load the dataset cached under ``key``, or ``build`` it and cache it."""
+    digest = hashlib.sha256(json.dumps({**key, "v": CACHE_VERSION}, sort_keys=True).encode())
+    entry = cache_dir() / f"{key['reader']}-{digest.hexdigest()[:24]}"
+    if (entry / MANIFEST).is_file():
+        try:
+            ds = ImageDataset.load(entry)
+            log.info("using cached parse %s", entry)
+            return ds
+        except (OSError, ValueError, KeyError, DataError) as exc:
+            log.warning("ignoring unreadable cache entry %s (%s)", entry, exc)
+    ds = build()
+    ds.save(entry, overwrite=True)
+    return ds
+
+
+def prepare_fer(csv: str | Path, name: str = "fer", skip_bad: bool = False) -> ImageDataset:
+    """Parse a FER2013 CSV (either form, plain or gzip) and save it as ``name``.
+
+    Args:
+        csv: Path to ``fer2013.csv`` or ``icml_face_data.csv`` (``.gz`` works too).
+        name: Dataset name in the data home.
+        skip_bad: Skip malformed rows (counted in the manifest) instead of failing.
+
+    Returns:
+        The saved dataset.
+    """
+    from augplat.data.fer import read_fer
+
+    check_name(name)
+    path = Path(csv).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    sha = file_sha256(path)
+    key = {"reader": "fer", "sha256": sha, "skip_bad": skip_bad}
+    ds = _cached(key, lambda: read_fer(path, skip_bad=skip_bad, name=name, sha256=sha))
+    # The cache is keyed by content: the same bytes may come from another path or name.
+    ds.name = name
+    ds.source = {**ds.source, "path": str(path.resolve())}
+    save_dataset(ds)
+    return ds
+
+
+def prepare_folder(
+    root: str | Path,
+    name: str | None = None,
+    size: int = 48,
+    channels: int | str = "auto",
+    val_fraction: float = 0.1,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    skip_bad: bool = False,
+) -> ImageDataset:
+    """Read an ImageFolder tree and save it as ``name`` (default: the folder's name).
+
+    See :func:`augplat.data.folder.read_folder` for the layouts and options.
+    """
+    from augplat.data.folder import read_folder
+
+    root = Path(root).expanduser()
+    if name is None:
+        name = root.resolve().name
+        if not NAME_PATTERN.fullmatch(name):
+            raise UserError(f"folder name {name!r} is not a valid dataset name: pass --name NAME")
+    check_name(name)
+    ds = read_folder(root, size, channels, val_fraction, test_fraction, seed, skip_bad, name)
+    save_dataset(ds)
+    return ds
+
+
+def prepare_digits(
+    name: str = BUILTIN, fraction: float = 1.0, size: int = 16, seed: int = 0
+) -> ImageDataset:
+    """Build the embedded digits dataset and save it as ``name``.
+
+    See :func:`augplat.data.digits.read_digits` for the options.
+    """
+    from augplat.data.digits import read_digits
+
+    ds = read_digits(size=size, fraction=fraction, seed=seed, name=check_name(name))
+    save_dataset(ds)
+    return ds
+
+
+def prepared_names() -> list[str]:
+    """Names of the prepared datasets in the data home, sorted."""
+    root = datasets_dir()
+    if not root.is_dir():
+        return []
+    return sorted(
+        d.name
+        for d in root.iterdir()
+        if NAME_PATTERN.fullmatch(d.name) and (d / MANIFEST).is_file()
+    )
+
+
+def resolve_dataset(name_or_path: str | Path) -> Path:
+    """Directory of a prepared dataset given its name or path.
+
+    A bare name is looked up in the data home first; ``digits`` is prepared on first use (it is
+    embedded); ``fer`` explains how to get it. Anything else must be a dataset directory.
+    """
+    text = str(name_or_path)
+    if NAME_PATTERN.fullmatch(text):
+        if (datasets_dir() / text / MANIFEST).is_file():
+            return datasets_dir() / text
+        if text == BUILTIN:
+            log.info("preparing the embedded %s dataset", BUILTIN)
+            prepare_digits()
+            return dataset_dir(BUILTIN)
+        if text == "fer":
+            raise DataError(FER_HOWTO)
+    path = Path(text).expanduser()
+    if path.is_dir():
+        return path
+    if NAME_PATTERN.fullmatch(text):
+        prepared = ", ".join(prepared_names()) or "none"
+        raise DataError(
+            f"unknown dataset {text!r} (prepared: {prepared}); prepare an image folder with "
+            f"`augplat data prepare folder ROOT --name {text}`, or use the built-in 'digits'"
+        )
+    raise DataError(f"{path}: no such dataset directory")
+
+
+def load_dataset(name_or_path: str | Path) -> ImageDataset:
+    """Load a prepared dataset by name (data home) or directory path."""
+    return ImageDataset.load(resolve_dataset(name_or_path))
+
+
+def read_manifest(name_or_path: str | Path) -> dict[str, Any]:
+    """The manifest of a prepared dataset, with its ``path`` added (no arrays are loaded)."""
+    directory = resolve_dataset(name_or_path)
+    manifest = directory / MANIFEST
+    if not manifest.is_file():
+        raise DataError(f"{directory}: not a prepared augplat dataset (no {MANIFEST})")
+    try:
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{manifest}: unreadable manifest ({exc})") from None
+    return {**meta, "path": str(directory)}
+
+
+def list_datasets() -> list[dict[str, Any]]:
+    """Manifests (with ``path``) of every prepared dataset in the data home, by name."""
+    out = []
+    for name in prepared_names():
+        try:
+            out.append(read_manifest(datasets_dir() / name))
+        except DataError as exc:
+            log.warning("%s", exc)
+    return out

@@ -1,0 +1,181 @@
+"""Study definitions: ``studies/<name>.yaml`` → a validated :class:`StudySpec`.
+
+How to run::
+
+    augplat study digits --trials 8          # finds studies/digits.yaml
+    augplat study path/to/my-study.yaml
+
+A study file names the data and model (``train``: any TrainConfig keys, fixed for every trial),
+the search ``space`` (TrainConfig keys only), the objective, sampler, pruner, budget, the final
+multi-seed evaluation and the backend. Every error names the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from augplat.config import TrainConfig, read_yaml
+from augplat.errors import ConfigError
+from augplat.study.space import ParamSpec, check_conditions
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ObjectiveSpec(_Strict):
+    """What the search optimises; always a validation metric (the test split never selects)."""
+
+    metric: Literal["val_acc", "val_loss", "val_macro_f1"] = "val_acc"
+    direction: Literal["maximize", "minimize"] | None = None
+
+    @model_validator(mode="after")
+    def _default_direction(self) -> ObjectiveSpec:
+        natural = "minimize" if self.metric == "val_loss" else "maximize"
+        if self.direction is None:
+            self.direction = natural
+        elif self.direction != natural:
+            raise ValueError(f"{self.metric} should be {natural}d, not {self.direction}d")
+        return self
+
+
+class SamplerSpec(_Strict):
+    """Optuna sampler."""
+
+    name: Literal["tpe", "random", "cmaes", "grid"] = "tpe"
+    seed: int = 0
+    n_startup_trials: int = Field(5, ge=0, description="random trials before TPE/CMA-ES model")
+
+
+class PrunerSpec(_Strict):
+    """Optuna pruner (Ray Tune uses ASHA with the same grace period instead)."""
+
+    name: Literal["median", "hyperband", "successive_halving", "none"] = "median"
+    n_startup_trials: int = Field(3, ge=0, description="median: trials before pruning starts")
+    n_warmup_steps: int = Field(1, ge=0, description="median: epochs before a trial can be pruned")
+    min_resource: int = Field(1, ge=1, description="hyperband / successive halving / ASHA")
+    reduction_factor: int = Field(3, ge=2)
+
+
+class FinalSpec(_Strict):
+    """Retrain the best configuration once per seed and evaluate it on the test split."""
+
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    epochs: int | None = Field(None, ge=1, description="default: the trials' epochs")
+
+
+class ResourcesSpec(_Strict):
+    """Per-trial resources (Ray Tune placement; Optuna workers are processes)."""
+
+    cpu: float = Field(1.0, gt=0)
+    gpu: float = Field(0.0, ge=0)
+
+
+class StudySpec(_Strict):
+    """A whole study definition."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    train: dict[str, Any] = Field(default_factory=dict)
+    space: dict[str, ParamSpec]
+    objective: ObjectiveSpec = Field(default_factory=ObjectiveSpec)
+    trials: int = Field(20, ge=1)
+    timeout: float | None = Field(None, gt=0, description="seconds for the search")
+    sampler: SamplerSpec = Field(default_factory=SamplerSpec)
+    pruner: PrunerSpec = Field(default_factory=PrunerSpec)
+    final: FinalSpec = Field(default_factory=FinalSpec)
+    backend: Literal["optuna", "ray"] = "optuna"
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
+    log_trial_models: bool = False
+    experiment: str | None = Field(None, description="MLflow experiment; default study-<name>")
+
+    @field_validator("train")
+    @classmethod
+    def _train_is_a_config(cls, value: dict[str, Any]) -> dict[str, Any]:
+        TrainConfig.model_validate(value)  # raises with the offending key
+        return value
+
+    @field_validator("space")
+    @classmethod
+    def _space_keys(cls, value: dict[str, ParamSpec]) -> dict[str, ParamSpec]:
+        if not value:
+            raise ValueError("the search space is empty")
+        unknown = [k for k in value if k not in TrainConfig.model_fields]
+        if unknown:
+            raise ValueError(f"'{unknown[0]}' is not a training parameter")
+        check_conditions(value)
+        return value
+
+    @model_validator(mode="after")
+    def _grid_needs_steps(self) -> StudySpec:
+        if self.sampler.name == "grid":
+            for name, spec in self.space.items():
+                try:
+                    spec.grid_values()
+                except ValueError as exc:
+                    raise ValueError(f"space.{name}: {exc}") from None
+        return self
+
+    @property
+    def experiment_name(self) -> str:
+        """MLflow experiment holding the study's parent, trial and final runs."""
+        return self.experiment or f"study-{self.name}"
+
+    def trial_config(self, params: dict[str, Any], **extra: Any) -> TrainConfig:
+        """The TrainConfig of one trial: fixed ``train`` keys, then the trial's params."""
+        return TrainConfig.model_validate(
+            {**self.train, **params, "experiment": self.experiment_name, **extra}
+        )
+
+
+def _search_dirs() -> list[Path]:
+    dirs = [Path.cwd() / "studies"]
+    if os.environ.get("AUGPLAT_STUDIES"):
+        dirs.insert(0, Path(os.environ["AUGPLAT_STUDIES"]))
+    repo = Path(__file__).resolve().parents[3] / "studies"  # editable install / source checkout
+    if repo not in dirs:
+        dirs.append(repo)
+    return dirs
+
+
+def find_study_file(name_or_path: str) -> Path:
+    """``studies/NAME.yaml`` (cwd, ``$AUGPLAT_STUDIES``, the source tree) or a direct path."""
+    direct = Path(name_or_path)
+    if direct.suffix in (".yaml", ".yml") or direct.is_file():
+        if not direct.is_file():
+            raise ConfigError(f"{direct}: study file not found")
+        return direct
+    for folder in _search_dirs():
+        for suffix in (".yaml", ".yml"):
+            candidate = folder / f"{name_or_path}{suffix}"
+            if candidate.is_file():
+                return candidate
+    known = sorted({p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.y*ml")})
+    raise ConfigError(
+        f"no study named '{name_or_path}' (looked for studies/{name_or_path}.yaml); "
+        f"known: {', '.join(known) or 'none'}"
+    )
+
+
+def _error_line(exc: ValidationError, path: Path) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err.get("loc", ()))
+    if err.get("type") == "extra_forbidden":
+        return f"{path}: unknown key '{key}'"
+    message = err.get("msg", "invalid value").removeprefix("Value error, ")
+    return f"{path}: {key or 'study'}: {message}"
+
+
+def load_study_spec(name_or_path: str) -> tuple[StudySpec, Path]:
+    """Find, read and validate a study file; the name defaults to the file's stem."""
+    path = find_study_file(name_or_path)
+    values = read_yaml(path)
+    values.setdefault("name", path.stem)
+    try:
+        return StudySpec.model_validate(values), path
+    except ValidationError as exc:
+        raise ConfigError(_error_line(exc, path)) from None

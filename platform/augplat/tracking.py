@@ -1,0 +1,268 @@
+"""The only module that talks to MLflow.
+
+Runs are addressed by explicit run id through an ``MlflowClient`` (never through MLflow's ambient
+"active run"), so nested study trials, threads and resumed runs cannot log into the wrong run.
+
+Tracking URI precedence: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db``
+in the working directory (MLflow's own embedded default since 3.7). A server that cannot be
+reached fails within seconds with one clear line instead of MLflow's minutes of retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from augplat.errors import TrackingError
+
+DEFAULT_EXPERIMENT = "augplat"
+_MAX_PARAM_VALUE = 6000  # MLflow rejects longer parameter values
+_REACH_TIMEOUT_S = 5.0
+
+
+def default_tracking_uri() -> str:
+    """MLflow's embedded default: a SQLite file ``mlflow.db`` in the working directory."""
+    return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """The tracking URI to use: explicit, then ``MLFLOW_TRACKING_URI``, then the default."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` with any password replaced, safe to print or log."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def check_reachable(uri: str, timeout: float = _REACH_TIMEOUT_S) -> None:
+    """Raise :class:`TrackingError` unless an http(s) server answers its health check."""
+    if urlsplit(uri).scheme not in ("http", "https"):
+        return
+    health = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout) as response:
+            if response.status >= 400:
+                raise TrackingError(
+                    f"MLflow server at {redact_uri(uri)} answered {response.status}"
+                )
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            return  # reachable; authentication is MLflow's business (MLFLOW_TRACKING_USERNAME)
+        raise TrackingError(
+            f"MLflow server at {redact_uri(uri)} answered HTTP {exc.code}"
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {redact_uri(uri)} ({reason}); start one "
+            "with `augplat server` or fix --tracking-uri / MLFLOW_TRACKING_URI"
+        ) from None
+
+
+def client(uri: str | None = None):
+    """An ``MlflowClient`` for the resolved URI, after checking the server is reachable."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    resolved = resolve_tracking_uri(uri)
+    check_reachable(resolved)
+    mlflow.set_tracking_uri(resolved)  # log_model/log_input still go through the fluent API
+    return MlflowClient(tracking_uri=resolved)
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """Nested mapping → flat ``{"a.b": "value"}`` strings, as MLflow params want them."""
+    flat: dict[str, str] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, prefix=f"{name}."))
+        else:
+            text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
+            flat[name] = text[:_MAX_PARAM_VALUE]
+    return flat
+
+
+class RunLogger:
+    """Logs params, metrics, artifacts, datasets and models to one run, by id.
+
+    Attributes:
+        client: The ``MlflowClient``.
+        run_id: The run being logged to.
+    """
+
+    def __init__(self, mlflow_client, run_id: str):
+        self.client = mlflow_client
+        self.run_id = run_id
+
+    @property
+    def experiment_id(self) -> str:
+        """The run's experiment id."""
+        return self.client.get_run(self.run_id).info.experiment_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log (flattened) params in batches of 100, MLflow's per-request limit."""
+        from mlflow.entities import Param
+
+        items = [Param(k, v) for k, v in flatten(params).items()]
+        existing = self.client.get_run(self.run_id).data.params
+        items = [p for p in items if p.key not in existing]  # resumed runs: params are immutable
+        for start in range(0, len(items), 100):
+            self.client.log_batch(self.run_id, params=items[start : start + 100])
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric metrics in one request."""
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        for start in range(0, len(batch), 1000):
+            self.client.log_batch(self.run_id, metrics=batch[start : start + 1000])
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        """Set run tags (stringified)."""
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        """Upload a local file (or directory) under ``artifact_path``."""
+        path = Path(path)
+        if path.is_dir():
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Write ``text`` as an artifact file (e.g. ``config.yaml``)."""
+        self.client.log_text(self.run_id, text, artifact_file)
+
+    def download(self, artifact_path: str, dst: str | Path) -> Path:
+        """Download an artifact of this run into ``dst``; returns the local path."""
+        Path(dst).mkdir(parents=True, exist_ok=True)
+        return Path(self.client.download_artifacts(self.run_id, artifact_path, str(dst)))
+
+    @contextlib.contextmanager
+    def _fluent(self) -> Iterator[None]:
+        """Make this run MLflow's active run for APIs that only exist in fluent form."""
+        import mlflow
+
+        mlflow.set_tracking_uri(self.client.tracking_uri)
+        with mlflow.start_run(run_id=self.run_id, nested=mlflow.active_run() is not None):
+            yield
+
+    def log_dataset(self, name: str, digest: str, source: str, context: str = "training") -> None:
+        """Record a dataset input (name + content digest + source) in the run's lineage."""
+        import warnings
+
+        from mlflow.data.dataset_source_registry import resolve_dataset_source
+        from mlflow.data.meta_dataset import MetaDataset
+        from mlflow.entities import DatasetInput, InputTag
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            dataset = MetaDataset(resolve_dataset_source(source), name=name, digest=digest)
+        tag = InputTag(key="mlflow.data.context", value=context)
+        self.client.log_inputs(self.run_id, [DatasetInput(dataset._to_mlflow_entity(), [tag])])
+
+    def log_pytorch_model(self, model, input_example, name: str = "model") -> None:
+        """Log a torch model with signature, input example and augplat's code attached.
+
+        The package source travels with the model (``code_paths``) so ``mlflow.pytorch.load_model``
+        works on a machine without augplat installed.
+        """
+        import mlflow.pytorch
+        import torch
+        from mlflow.models import infer_signature
+
+        model = model.eval().cpu()
+        with torch.no_grad():
+            output = model(torch.from_numpy(input_example)).numpy()
+        signature = infer_signature(input_example, output)
+        package_dir = Path(__file__).resolve().parent
+        requirements = [f"torch=={torch.__version__.split('+')[0]}", "torchvision"]
+        with self._fluent():
+            mlflow.pytorch.log_model(
+                model,
+                name=name,
+                signature=signature,
+                input_example=input_example,
+                pip_requirements=requirements,
+                code_paths=[str(package_dir)],
+            )
+
+    def end(self, status: str = "FINISHED") -> None:
+        """Terminate the run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
+        self.client.set_terminated(self.run_id, status=status)
+
+
+def experiment_id(mlflow_client, name: str) -> str:
+    """Id of experiment ``name``, created if missing."""
+    experiment = mlflow_client.get_experiment_by_name(name)
+    if experiment is not None:
+        if experiment.lifecycle_stage == "deleted":
+            mlflow_client.restore_experiment(experiment.experiment_id)
+        return experiment.experiment_id
+    return mlflow_client.create_experiment(name)
+
+
+def start_run(
+    experiment: str = DEFAULT_EXPERIMENT,
+    run_name: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    parent_run_id: str | None = None,
+    tracking_uri: str | None = None,
+) -> RunLogger:
+    """Create a run (a child when ``parent_run_id`` is given) and return its logger.
+
+    When launched by ``mlflow run`` (``MLFLOW_RUN_ID`` set) and no parent is given, the project's
+    run is adopted instead of creating a new one, so the step logs where MLflow Projects expects.
+    """
+    mlflow_client = client(tracking_uri)
+    all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    project_run = os.environ.get("MLFLOW_RUN_ID")
+    if project_run and parent_run_id is None:
+        logger = RunLogger(mlflow_client, project_run)
+        if all_tags:
+            logger.set_tags(all_tags)
+        return logger
+    if parent_run_id:
+        all_tags["mlflow.parentRunId"] = parent_run_id
+    exp_id = experiment_id(mlflow_client, experiment)
+    run = mlflow_client.create_run(exp_id, tags=all_tags, run_name=run_name)
+    return RunLogger(mlflow_client, run.info.run_id)
+
+
+def reopen_run(run_id: str, tracking_uri: str | None = None) -> RunLogger:
+    """Reopen an existing run (for ``--resume``); unknown ids raise :class:`TrackingError`."""
+    mlflow_client = client(tracking_uri)
+    try:
+        mlflow_client.get_run(run_id)
+    except Exception:  # MlflowException for unknown ids, with a long message
+        raise TrackingError(
+            f"no MLflow run with id '{run_id}' in {redact_uri(resolve_tracking_uri(tracking_uri))}"
+        ) from None
+    mlflow_client.update_run(run_id, status="RUNNING")
+    return RunLogger(mlflow_client, run_id)
+
+
+@contextlib.contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary directory for artifacts that are uploaded and then discarded."""
+    with tempfile.TemporaryDirectory(prefix="augplat-") as tmp:
+        yield Path(tmp)
