@@ -19,7 +19,7 @@ def test_readme_opens_with_exactly_two_commands():
     assert len(commands) == 2
     assert all("\n" not in c for c in commands)
     setup_and_run, setup_and_test = commands
-    assert "pip install" in setup_and_run and "augplat train --data digits" in setup_and_run
+    assert "pip install" in setup_and_run and "augplat study digits" in setup_and_run
     assert "pip install" in setup_and_test and "pytest" in setup_and_test
 
 

@@ -26,3 +26,26 @@ def test_unknown_option_is_a_usage_error(cli):
     proc = cli("train", "--no-such-flag")
     assert proc.returncode == 2
     assert "--no-such-flag" in proc.stderr
+
+
+def test_ui_serves_the_local_store_on_loopback(tmp_path):
+    import os
+    import signal
+
+    from tests.conftest import _wait_healthy, free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "augplat", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0].decode()
+    assert f"--host 127.0.0.1 --port {port}" in output
+    assert f"sqlite:///{tmp_path / 'mlflow.db'}" in output
+
