@@ -51,9 +51,21 @@ class TrainConfig(BaseModel):
     monitor: Literal["val_acc", "val_loss", "val_macro_f1"] = "val_acc"
 
     # augmentation
-    aug: Literal["none", "classic"] = "classic"
+    aug: Literal["none", "classic", "gan", "both"] = Field(
+        "classic", description="none | classic | gan | both (GAN, then classic)"
+    )
     aug_policy: str = Field("default", description="policy name or YAML file")
     aug_strength: float = Field(1.0, ge=0)
+    # GAN augmentation (seeds 000/001): each train sample is replaced by a generated variant
+    # with probability gan_prob; 0.5 is seed 000's cartoon share.
+    gan_prob: float = Field(0.5, ge=0, le=1, description="per-sample replacement probability")
+    generator: str | None = Field(None, description="GAN run id (or imported name) for aug gan")
+    gan_strength: float = Field(
+        0.3, ge=0, le=1, description="same-label variation strength (class-code generators)"
+    )
+    gan_bank: int = Field(
+        0, ge=0, description="precompute K variants per train image; 0 = generate online"
+    )
 
     # runtime
     seed: int = 0
@@ -75,17 +87,30 @@ class TrainConfig(BaseModel):
     def _check_consistency(self) -> TrainConfig:
         if self.nesterov and self.optimizer != "sgd":
             raise ValueError("nesterov only applies to optimizer 'sgd'")
+        if self.aug in ("gan", "both") and not self.generator:
+            raise ValueError(
+                f"aug '{self.aug}' needs a generator: pass --generator RUN_ID (a GAN run id, or "
+                "the name of an imported generator)"
+            )
         return self
+
+
+def _is_cross_field(exc: ValidationError) -> bool:
+    """True when every error comes from a model-level check (it names no single key)."""
+    return not any(err.get("loc") for err in exc.errors())
 
 
 def _format_validation_error(exc: ValidationError, source: str) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err.get("loc", ())) or "(config)"
+    msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    key = ".".join(str(p) for p in err.get("loc", ()))
+    if not key:  # a cross-field check: its message names the keys itself
+        return msg if source == "option" else f"{source}: {msg}"
     if source == "option":  # came from the command line: name the flag the user typed
-        return f"--{key.replace('_', '-')}: {err.get('msg', 'invalid value')}"
+        return f"--{key.replace('_', '-')}: {msg}"
     if err.get("type") == "extra_forbidden":
         return f"{source}: unknown key '{key}'"
-    return f"{source}: {key}: {err.get('msg', 'invalid value')}"
+    return f"{source}: {key}: {msg}"
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -120,15 +145,18 @@ def build_config(
     """
     values: dict[str, Any] = read_yaml(file) if file else {}
     source = str(file) if file else "config"
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
     try:
         model.model_validate(values)  # file errors are reported against the file
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from None
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        # A cross-field check may be satisfied by the overrides (aug: gan + --generator).
+        if not given or not _is_cross_field(exc):
+            raise ConfigError(_format_validation_error(exc, source)) from None
     try:
         return model.model_validate({**values, **given})
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, "option")) from None
+        where = source if file and _is_cross_field(exc) else "option"
+        raise ConfigError(_format_validation_error(exc, where)) from None
 
 
 def to_yaml(config: BaseModel) -> str:

@@ -204,6 +204,8 @@ class RunLogger:
                 input_example=input_example,
                 pip_requirements=requirements,
                 code_paths=[str(package_dir)],
+                # pickle keeps the Classifier class (and its .embed); torch.export would not
+                serialization_format="pickle",
             )
 
     def end(self, status: str = "FINISHED") -> None:

@@ -80,7 +80,7 @@ def test_same_seed_same_init(name):
     assert all(torch.equal(first[k], second[k]) for k in first)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "simplecnn"])
 def test_imagenet_weights_offline_error_names_the_expected_file(name, hub):
     with pytest.raises(UserError) as info:
         create_model(name, 7, weights="imagenet")
@@ -88,6 +88,11 @@ def test_imagenet_weights_offline_error_names_the_expected_file(name, hub):
     expected, _ = BACKBONES.get(name).imagenet_checkpoint()
     assert str(expected) in message and str(hub) in message
     assert "--weights none" in message and "--weights PATH" in message and "\n" not in message
+
+
+def test_simplecnn_has_no_imagenet_weights():
+    with pytest.raises(ConfigError, match="simplecnn has no ImageNet weights"):
+        create_model("simplecnn", 7, weights="imagenet")
 
 
 # ------------------------------------------------------------- details ----

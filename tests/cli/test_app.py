@@ -48,4 +48,3 @@ def test_ui_serves_the_local_store_on_loopback(tmp_path):
         output = proc.communicate(timeout=30)[0].decode()
     assert f"--host 127.0.0.1 --port {port}" in output
     assert f"sqlite:///{tmp_path / 'mlflow.db'}" in output
-

@@ -57,11 +57,20 @@ def prepare_batch(
     generator: torch.Generator | None = None,
     image_size: int | None = None,
     channels_last: bool = False,
+    labels: torch.Tensor | None = None,
+    index: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """uint8 batch → float [0, 1], augmented, resized and laid out for the model."""
+    """uint8 batch → float [0, 1], augmented, resized and laid out for the model.
+
+    Augmenters that set ``uses_labels`` (GAN augmentation) also get the batch's ``labels`` and
+    train-set ``index``; the others are called as ``augment(x, generator)``.
+    """
     x = images_u8.float().div_(255.0)
     if augment is not None:
-        x = augment(x, generator)
+        if getattr(augment, "uses_labels", False):
+            x = augment(x, generator, labels=labels, index=index)
+        else:
+            x = augment(x, generator)
     if image_size is not None and tuple(x.shape[-2:]) != (image_size, image_size):
         x = F.interpolate(x, size=(image_size, image_size), mode="bilinear", align_corners=False)
     if channels_last:
@@ -100,8 +109,10 @@ def train_epoch(
     seen = 0
     for idx in batch_indices(len(images), batch_size, generator):
         idx = idx.to(images.device)
-        x = prepare_batch(images[idx], augment, generator, image_size, channels_last)
         y = labels[idx]
+        x = prepare_batch(
+            images[idx], augment, generator, image_size, channels_last, labels=y, index=idx
+        )
         with autocast(images.device, amp):
             logits = model(x)
             loss = loss_fn(logits, y)

@@ -67,6 +67,7 @@ class _Setup:
     scheduler: Any
     scaler: Any
     loss_fn: Any
+    gan: Any = None  # the GanAugment of --aug gan|both (its per-epoch stats are logged)
 
 
 @dataclass
@@ -87,8 +88,35 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _build(cfg: TrainConfig) -> _Setup:
-    from augplat.augment import ClassicAugment
+def _gan_augment(cfg: TrainConfig, ds, device, tracking_uri: str | None):
+    """The ``GanAugment`` of ``--aug gan|both`` (else None) and ``cfg`` naming its run id.
+
+    The generator is loaded and checked against the data before anything else is built; the
+    run's config records the resolved run id (an imported generator may be given by name).
+    """
+    if cfg.aug not in ("gan", "both"):
+        return None, cfg
+    from augplat.augment.gan import load_gan_augment
+
+    gan, run_id = load_gan_augment(cfg, ds, device, tracking_uri)
+    return gan, cfg.model_copy(update={"generator": run_id})
+
+
+def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor]):
+    """The batch augmenter: classic, GAN (its bank built here), GAN then classic, or None."""
+    from augplat.augment import ChainAugment, ClassicAugment
+
+    classic = None
+    if cfg.aug in ("classic", "both"):
+        classic = ClassicAugment(cfg.aug_policy, cfg.aug_strength)
+    if gan is None:
+        return classic
+    if cfg.gan_bank and cfg.gan_prob > 0:
+        gan.build_bank(*train, k=cfg.gan_bank, seed=cfg.seed)
+    return ChainAugment(gan, classic) if classic is not None else gan
+
+
+def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
     from augplat.classify.backbones import create_model
     from augplat.data import load_dataset
 
@@ -99,6 +127,7 @@ def _build(cfg: TrainConfig) -> _Setup:
 
         raise DataError(f"dataset '{ds.name}' needs non-empty train and val splits")
     device = resolve_device(cfg.device)
+    gan, cfg = _gan_augment(cfg, ds, device, tracking_uri)
     train_imgs = ds.arrays("train")[0].astype(np.float32) / 255.0
     mean = train_imgs.mean(axis=(0, 2, 3)).tolist()
     std = np.maximum(train_imgs.std(axis=(0, 2, 3)), 1e-3).tolist()
@@ -116,7 +145,6 @@ def _build(cfg: TrainConfig) -> _Setup:
     channels_last = cfg.channels_last and device.type == "cuda"
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    augment = ClassicAugment(cfg.aug_policy, cfg.aug_strength) if cfg.aug == "classic" else None
     tensors = {
         split: (
             torch.from_numpy(ds.arrays(split)[0]).to(device),
@@ -124,6 +152,7 @@ def _build(cfg: TrainConfig) -> _Setup:
         )
         for split in ("train", "val", "test")
     }
+    augment = _augment(cfg, gan, tensors["train"])
     optimizer = build_optimizer(cfg, model.parameters())
     use_scaler = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
     return _Setup(
@@ -137,6 +166,7 @@ def _build(cfg: TrainConfig) -> _Setup:
         scheduler=build_scheduler(cfg, optimizer),
         scaler=torch.amp.GradScaler("cuda") if use_scaler else None,
         loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        gan=gan,
     )
 
 
@@ -231,6 +261,8 @@ def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallb
             on_batch=reporter.advance,
         )
         train_time = time.perf_counter() - started
+        if s.gan is not None:
+            metrics.update(s.gan.pop_stats())  # gan_replaced_frac
         metrics.update(_validate(s, model))
         metrics["lr"] = s.optimizer.param_groups[0]["lr"]
         metrics["epoch_time_s"] = time.perf_counter() - started
@@ -268,9 +300,9 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
     if resume:
         logger = tracking.reopen_run(resume, tracking_uri)
         ckpt = checkpoint.load(checkpoint.find_for_resume(logger))
-        s = _build(TrainConfig.model_validate(ckpt["config"]))
+        s = _build(TrainConfig.model_validate(ckpt["config"]), tracking_uri)
         return s, _restore(s, ckpt), logger
-    s = _build(cfg)
+    s = _build(cfg, tracking_uri)
     run_tags = {
         "augplat.kind": "train",
         "augplat.dataset": s.dataset.name,
@@ -279,6 +311,9 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         "augplat.aug": cfg.aug,
         **(tags or {}),
     }
+    if s.gan is not None:
+        run_tags["augplat.generator"] = s.cfg.generator
+        run_tags["augplat.gan_method"] = s.gan.gan.name
     logger = tracking.start_run(
         cfg.experiment,
         cfg.run_name,
@@ -289,6 +324,11 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
     from augplat.classify.report import log_run_inputs
 
     log_run_inputs(logger, s)
+    if s.gan is not None:
+        bank = s.gan.bank.shape[1] if s.gan.bank is not None else 0
+        logger.log_params(
+            {"gan_method": s.gan.gan.name, "gan_mode": s.gan.mode, "gan_bank_variants": bank}
+        )
     return s, _State(), logger
 
 

@@ -17,6 +17,8 @@ import sys
 import typer
 
 from augplat.cli import data as data_cli
+from augplat.cli import expand as expand_cli
+from augplat.cli import gan as gan_cli
 from augplat.cli import server as server_cli
 from augplat.cli import study as study_cli
 from augplat.cli import train as train_cli
@@ -28,8 +30,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(data_cli.app, name="data")
+app.add_typer(gan_cli.app, name="gan")
+app.command("expand")(expand_cli.expand)
 app.command("train")(train_cli.train)
 app.command("study")(study_cli.study)
 app.command("server")(server_cli.server)

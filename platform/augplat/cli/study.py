@@ -5,13 +5,24 @@ How to run::
     augplat study digits --trials 8                  # studies/digits.yaml, minutes on a CPU
     augplat study fer --trials 50                    # the flagship recipe (GPU)
     augplat study digits --trials 12 --resume        # continue to 12 finished trials
+    augplat study digits --backend ray               # Ray Tune (pip install 'augplat[ray]')
+    augplat study digits --backend ray --address 127.0.0.1:6379   # join a running cluster
 """
 
 from __future__ import annotations
 
+from enum import Enum
+
 import typer
 
 from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+
+
+class Backend(str, Enum):
+    """Search backends."""
+
+    optuna = "optuna"
+    ray = "ray"
 
 
 def study(
@@ -24,10 +35,16 @@ def study(
         None, help="Optuna storage: SQLAlchemy URL or journal file. Default: a journal file."
     ),
     tracking_uri: str = typer.Option(None, help=TRACKING_URI_HELP),
+    backend: Backend = typer.Option(
+        None, "--backend", help="Search backend (default: the study file's `backend`)."
+    ),
+    address: str = typer.Option(
+        None, "--address", help="Ray cluster to join (--backend ray). Default: a private local one."
+    ),
     worker: bool = typer.Option(False, "--worker", hidden=True),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every trial epoch."),
 ) -> None:
-    """Run an Optuna study: trials as child MLflow runs, pruning, final multi-seed evaluation."""
+    """Run a study (Optuna or Ray Tune): trials as child MLflow runs, pruning, final evaluation."""
     setup_logging(verbose)
     if resume and fresh:
         raise typer.BadParameter("--resume and --fresh exclude each other")
@@ -46,6 +63,8 @@ def study(
         tracking_uri=tracking_uri,
         worker=worker,
         reporter=Reporter(),
+        backend=backend.value if backend else None,
+        address=address,
     )
     if result is not None:
         _print(result)

@@ -1,10 +1,11 @@
-"""``augplat train``: fine-tune a classifier with classic augmentation, tracked in MLflow.
+"""``augplat train``: fine-tune a classifier with classic or GAN augmentation, tracked in MLflow.
 
 How to run::
 
     augplat train --data digits --epochs 5
     augplat train --data fer --model resnet18 --optimizer adam --lr 2e-4 --scheduler cosine
     augplat train --config run.yaml --batch-size 128     # YAML defaults, flags override
+    augplat train --data fer --aug gan --generator <gan-run-id> --gan-prob 0.5
     augplat train --resume <run-id>                        # continue an interrupted run
 
 Options left unset fall back to the config file, then to the defaults of ``TrainConfig``.
@@ -64,12 +65,32 @@ def train(
         "Stop after N epochs without val gain; 0 = off [default: 0].", "--early-stop"
     ),
     monitor: str = _opt("val_acc | val_loss | val_macro_f1 [default: val_acc].", "--monitor"),
-    aug: str = _opt("none | classic [default: classic].", "--aug"),
+    aug: str = _opt(
+        "none | classic | gan (GAN variants, needs --generator) | both (GAN, then classic) "
+        "[default: classic].",
+        "--aug",
+    ),
     aug_policy: str = _opt(
         "Policy name (none, light, default, strong, albumentations) or YAML.", "--aug-policy"
     ),
     aug_strength: float = _opt(
         "Scale of augmentation magnitudes [default: 1.0].", "--aug-strength"
+    ),
+    gan_prob: float = _opt(
+        "GAN augmentation: probability each sample is replaced [default: 0.5].", "--gan-prob"
+    ),
+    generator: str = _opt(
+        "GAN run id (or imported generator name) for --aug gan|both.", "--generator"
+    ),
+    gan_strength: float = _opt(
+        "Same-label variation strength in [0, 1] for class-code generators (stargan) "
+        "[default: 0.3].",
+        "--gan-strength",
+    ),
+    gan_bank: int = _opt(
+        "Precompute K GAN variants per train image and draw one per epoch; 0 = generate online "
+        "[default: 0].",
+        "--gan-bank",
     ),
     seed: int = _opt("Seed for everything [default: 0].", "--seed"),
     device: str = _opt("auto | cpu | cuda [default: auto].", "--device"),

@@ -1,4 +1,4 @@
-"""Hyper-parameter studies over training and augmentation settings (Optuna; Ray Tune later).
+"""Hyper-parameter studies over training and augmentation settings (Optuna or Ray Tune).
 
 Public surface: :func:`load_study_spec`, :class:`StudySpec`, :func:`run_study`,
 :class:`StudyResult`.

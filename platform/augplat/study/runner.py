@@ -193,6 +193,26 @@ def _summarise(spec, study, parent, final_rows) -> None:
     parent.log_params({f"best.{k}": v for k, v in study.best_params.items()})
 
 
+def _ray_search(spec, study, parent, n_trials: int, tracking_uri, address, reporter) -> None:
+    """Ray Tune runs the missing trials; they join the Optuna study so resume and report match."""
+    from augplat.study import ray_backend
+
+    parent.set_tags({"augplat.backend": "ray"})
+    missing = n_trials - ob.finished(study)
+    if missing <= 0:
+        return
+    rows = ray_backend.run_ray_search(
+        spec,
+        n_trials=missing,
+        parent_run_id=parent.run_id,
+        tracking_uri=tracking_uri,
+        address=address,
+        reporter=reporter,
+        previous=study.trials,
+    )
+    ray_backend.to_optuna_study(spec, rows, study=study)
+
+
 def run_study(
     spec: StudySpec,
     spec_path: Path,
@@ -205,6 +225,8 @@ def run_study(
     tracking_uri: str | None = None,
     worker: bool = False,
     reporter: Reporter | None = None,
+    backend: str | None = None,
+    address: str | None = None,
 ) -> StudyResult | None:
     """Search, then retrain the best config per final seed; everything tracked in MLflow.
 
@@ -219,9 +241,20 @@ def run_study(
         tracking_uri: MLflow tracking URI.
         worker: Internal: only run trials of an existing study (spawned by ``workers``).
         reporter: Progress reporter.
+        backend: ``optuna`` or ``ray`` (default: the spec's).
+        address: Ray cluster to join (ray backend; default a private local instance).
     """
     reporter = reporter or Reporter()
     n_trials = trials or spec.trials
+    backend = backend or spec.backend
+    if backend == "ray":
+        from augplat.study.ray_backend import require_ray
+
+        require_ray()
+        if workers > 1 or worker:
+            raise ConfigError("--workers is for the optuna backend; Ray places the trials itself")
+    elif address:
+        raise ConfigError("--address is for the ray backend (--backend ray)")
     if workers > 1 and storage and storage.startswith("sqlite"):
         raise ConfigError("--workers needs a journal file or a server database, not SQLite")
     _check_inputs(spec)
@@ -237,18 +270,21 @@ def run_study(
     if stale:
         reporter.message(f"marked {len(stale)} trial(s) left running by a dead process as failed")
     try:
-        extra = _spawn_workers(
-            workers - 1,
-            spec_path,
-            {
-                "trials": n_trials,
-                "storage": storage or str(default_storage_path(spec.name)),
-                "tracking_uri": tracking_uri,
-            },
-        )
-        ob.optimize(study, objective, n_trials, spec.timeout, reporter)
-        for proc in extra:
-            proc.wait()
+        if backend == "ray":
+            _ray_search(spec, study, parent, n_trials, tracking_uri, address, reporter)
+        else:
+            extra = _spawn_workers(
+                workers - 1,
+                spec_path,
+                {
+                    "trials": n_trials,
+                    "storage": storage or str(default_storage_path(spec.name)),
+                    "tracking_uri": tracking_uri,
+                },
+            )
+            ob.optimize(study, objective, n_trials, spec.timeout, reporter)
+            for proc in extra:
+                proc.wait()
         if not any(t.state.name == "COMPLETE" for t in study.trials):
             raise ConfigError(f"study '{spec.name}' has no completed trial to evaluate")
         final_rows = _final_runs(spec, study, parent, tracking_uri, reporter)

@@ -1,0 +1,43 @@
+"""GAN methods behind one contract: train, load by run id, translate / vary / generate.
+
+Public surface:
+
+* :class:`GanMethod` (the documented contract), :class:`GanSpec`, :data:`GAN_METHODS`;
+* :class:`GanConfig` and :func:`train_gan` (one tracked, resumable training run);
+* :func:`load_generator` (a run's generator), :func:`find_finished_run` (reuse a finished run);
+* :func:`import_translator` (a TorchScript image-to-image model as a generator run);
+* :func:`evaluate` / :func:`evaluate_run` (FID/KID in classifier features, label fidelity, CAS).
+
+Importing this package imports torch; the CLI imports it lazily.
+"""
+
+from augplat.gan.base import GanMethod, GanSpec
+from augplat.gan.config import GanConfig
+from augplat.gan.imported import import_translator
+from augplat.gan.quality import evaluate
+from augplat.gan.registry import (
+    GAN_METHODS,
+    evaluate_run,
+    find_finished_run,
+    load_builtin_methods,
+    load_generator,
+    trainable_methods,
+)
+from augplat.gan.train import GanTrainResult, train_gan
+
+load_builtin_methods()
+
+__all__ = [
+    "GAN_METHODS",
+    "GanConfig",
+    "GanMethod",
+    "GanSpec",
+    "GanTrainResult",
+    "evaluate",
+    "evaluate_run",
+    "find_finished_run",
+    "import_translator",
+    "load_generator",
+    "train_gan",
+    "trainable_methods",
+]

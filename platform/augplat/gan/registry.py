@@ -1,0 +1,229 @@
+"""Where generators are found: methods by name, trained (or imported) generators by run id.
+
+* :data:`GAN_METHODS` — ``@GAN_METHODS.register("name")`` on a :class:`GanMethod` subclass.
+  Built-in methods live in their own modules; :func:`method_class` imports them on first use so
+  the registry is complete whichever module a caller imported first.
+* :func:`load_generator` — a run's generator from its ``generator/`` artifact (used by
+  ``gan sample``/``gan eval`` and by later steps: dataset expansion, online GAN augmentation).
+* :func:`find_finished_run` — reuse a finished run that learned the same thing.
+* :func:`sample_grid` / :func:`evaluate_run` — ``augplat gan sample`` / ``augplat gan eval``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+from augplat.registry import Registry
+
+GAN_METHODS: Registry = Registry("GAN method")
+
+_BUILTIN_MODULES = ("cyclegan", "stargan", "cgan", "imported")
+
+
+def load_builtin_methods() -> None:
+    """Import the built-in method modules (each registers itself); idempotent."""
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"augplat.gan.{module}")
+
+
+def method_class(name: str):
+    """The :class:`GanMethod` subclass registered as ``name``.
+
+    Raises:
+        ConfigError: Unknown name; the message lists the registered methods.
+    """
+    load_builtin_methods()
+    return GAN_METHODS.get(name)
+
+
+def trainable_methods() -> list[str]:
+    """Names of the registered methods that ``augplat gan train`` can train."""
+    load_builtin_methods()
+    return [name for name in GAN_METHODS.names() if GAN_METHODS.get(name).trainable]
+
+
+# ------------------------------------------------------------- trained generators ----
+
+
+def find_run(mlflow_client, ref: str):
+    """The run with id ``ref``, else the newest GAN run named ``ref`` (``augplat.gan_name``)."""
+    from augplat.errors import UserError
+
+    try:
+        return mlflow_client.get_run(ref)
+    except Exception:  # MlflowException for unknown ids
+        pass
+    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
+    runs = (
+        mlflow_client.search_runs(
+            experiments,
+            filter_string=f"tags.`augplat.gan_name` = '{ref}' and tags.`augplat.kind` = 'gan'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        if experiments and "'" not in ref
+        else []
+    )
+    if not runs:
+        raise UserError(f"no GAN run with id or name '{ref}' in the tracking store")
+    return runs[0]
+
+
+def load_generator(run_id: str, tracking_uri: str | None = None, device="cpu"):
+    """The generator of a GAN run (trained or imported), ready to generate.
+
+    The run's ``generator/`` artifact (``gan.json`` + weights) names the method, config and
+    condition semantics; it is downloaded once into ``<home>/runs/<run-id>/generator``.
+
+    Args:
+        run_id: MLflow run id (or the ``--name`` of an imported generator).
+        tracking_uri: MLflow URI; default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
+        device: Where the networks go.
+
+    Raises:
+        UserError: Unknown run, not a GAN run, or a run without a generator (unfinished).
+    """
+    from augplat import tracking
+    from augplat.errors import UserError
+    from augplat.fsutil import atomic_dir
+    from augplat.gan.base import META_FILE, GanMethod
+    from augplat.home import runs_dir
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm in CLIs
+    mlflow_client = tracking.client(tracking_uri)
+    run = find_run(mlflow_client, run_id)
+    run_id = run.info.run_id
+    kind = run.data.tags.get("augplat.kind")
+    if kind != "gan":
+        raise UserError(f"run {run_id} is not a GAN run (augplat.kind={kind})")
+    local = runs_dir() / run_id / "generator"
+    if not (local / META_FILE).is_file():
+        try:
+            with atomic_dir(local, overwrite=True) as tmp:
+                mlflow_client.download_artifacts(run_id, "generator", str(tmp))
+                for item in (tmp / "generator").iterdir():
+                    item.rename(tmp / item.name)
+                (tmp / "generator").rmdir()
+        except UserError:
+            raise
+        except Exception:  # MlflowException / OSError: no such artifact
+            raise UserError(
+                f"run {run_id} has no generator artifact yet (unfinished? continue it with "
+                f"`augplat gan train --resume {run_id}`)"
+            ) from None
+    return GanMethod.load(local, device)
+
+
+def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
+    """Id of the newest finished, complete GAN run that learned what ``cfg`` describes.
+
+    Matches on the fingerprint tag: method, every non-runtime config value (method defaults
+    filled in) and the digests of the data, so a renamed copy of a dataset still matches.
+    """
+    from augplat import tracking
+    from augplat.data import load_dataset
+    from augplat.gan.config import fingerprint, resolve_defaults
+
+    cls = method_class(cfg.method)
+    cfg = resolve_defaults(cfg.model_copy(update={"method": cls.name}), cls.defaults)
+    digests = {"a": load_dataset(cfg.data).digest}
+    if cls.needs_domain_b:
+        digests["b"] = load_dataset(cfg.data_b or cfg.data).digest
+    mlflow_client = tracking.client(tracking_uri)
+    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
+    if not experiments:
+        return None
+    runs = mlflow_client.search_runs(
+        experiments,
+        filter_string=(
+            f"tags.`augplat.gan_fingerprint` = '{fingerprint(cfg, digests)}' and "
+            "tags.`augplat.gan_complete` = 'true' and attributes.status = 'FINISHED'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0].info.run_id if runs else None
+
+
+def sample_grid(
+    run: str,
+    *,
+    n: int = 8,
+    out=None,
+    data: str | None = None,
+    strength: float | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    tracking_uri: str | None = None,
+):
+    """Write a PNG grid of a run's generator: its preview, or variations with ``strength``.
+
+    Source images come from the run's dataset (or ``data``, required for imported translators);
+    with ``strength`` each row is a source image followed by 4 variations of it.
+
+    Returns:
+        The written path (default ``samples_<run-id>.png`` in the working directory).
+    """
+    from pathlib import Path
+
+    import torch
+
+    from augplat import plots
+    from augplat.classify.engine import resolve_device
+    from augplat.errors import ConfigError
+    from augplat.gan.config import prepare_data
+
+    dev = resolve_device(device)
+    method = load_generator(run, tracking_uri, dev)
+    gen = torch.Generator().manual_seed(seed)
+    if not method.trainable and not data:
+        raise ConfigError("--data is required to sample an imported translator")
+    cfg = method.cfg.model_copy(update={"data": data or method.cfg.data})
+    images, labels, images_b = prepare_data(cfg, type(method), dev).fixed_inputs(n, seed)
+    if strength is not None:
+        rows = [method.variations(images, labels, strength, generator=gen) for _ in range(4)]
+        grid, nrow = torch.stack([images, *rows], dim=1).flatten(0, 1), 5
+    else:
+        grid, nrow = method.preview(images, labels, images_b, gen, columns=n)
+    path = Path(out) if out else Path(f"samples_{run}.png")
+    plots.image_grid((grid.float() * 255).round().to(torch.uint8).cpu().numpy(), path, nrow=nrow)
+    return path
+
+
+def evaluate_run(
+    run_id: str,
+    *,
+    classifier: str | None = None,
+    n_samples: int | None = None,
+    data: str | None = None,
+    device: str = "auto",
+    tracking_uri: str | None = None,
+) -> dict[str, float]:
+    """``augplat gan eval``: evaluate a run's generator and log the metrics to that run.
+
+    Args:
+        run_id: A GAN run (trained or imported).
+        classifier: Run id of an ``augplat train`` run to use as the judge.
+        n_samples: Synthetic images (default: the run's ``eval_samples``).
+        data: Dataset to evaluate on; required for imported translators, otherwise the run's.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        tracking_uri: MLflow URI.
+    """
+    from augplat import tracking
+    from augplat.classify.engine import resolve_device
+    from augplat.errors import ConfigError
+    from augplat.gan.config import prepare_data
+    from augplat.gan.quality import evaluate_and_log
+
+    dev = resolve_device(device)
+    method = load_generator(run_id, tracking_uri, dev)
+    if not method.trainable and not data:
+        raise ConfigError("--data is required to evaluate an imported translator")
+    old = method.cfg
+    updates = {"data": data or old.data, "classifier": classifier or old.classifier}
+    cfg = old.model_copy(update={**updates, "eval_samples": n_samples or old.eval_samples})
+    gan_data = prepare_data(cfg, type(method), dev)
+    mlflow_client = tracking.client(tracking_uri)
+    logger = tracking.RunLogger(mlflow_client, find_run(mlflow_client, run_id).info.run_id)
+    return evaluate_and_log(method, gan_data, logger, cfg)
