@@ -236,6 +236,15 @@ def _restore(s: _Setup, ckpt: dict[str, Any]) -> _State:
 
 
 def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallback | None) -> bool:
+    """The epoch loop; every checkpoint is on disk when it returns (or raises)."""
+    saver = checkpoint.BackgroundSaver()
+    try:
+        return _epochs(s, st, logger, reporter, on_epoch, saver)
+    finally:
+        saver.close()
+
+
+def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
     """The epoch loop from ``st.epoch + 1``; returns True when early stopping ended it."""
     cfg, model = s.cfg, _forward_model(s)
     ckpt_dir = checkpoint.run_dir(logger.run_id)
@@ -276,9 +285,10 @@ def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallb
         else:
             st.bad_epochs += 1
         state = _checkpoint_state(s, st)
-        if improved:
-            checkpoint.save(ckpt_dir / checkpoint.BEST, state)
-        checkpoint.save(ckpt_dir / checkpoint.LAST, state)
+        # best.pt has the same bytes as last.pt when improved: linked, not serialised again.
+        saver.submit(
+            state, ckpt_dir / checkpoint.LAST, ckpt_dir / checkpoint.BEST if improved else None
+        )
         logger.log_metrics(metrics, step=epoch)
         reporter.end_epoch(
             epoch, {k: metrics[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
