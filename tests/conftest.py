@@ -119,3 +119,25 @@ def mlflow_server(tmp_path_factory):
             except subprocess.TimeoutExpired:
                 continue
         log.close()
+
+
+@pytest.fixture
+def model_inputs(monkeypatch) -> list:
+    """Every batch the classifier trains on (a forward pre-hook on the model)."""
+    from augplat.classify import backbones
+
+    seen: list = []
+    real = backbones.create_model
+
+    def create(*args, **kwargs):
+        model = real(*args, **kwargs)
+
+        def hook(module, inputs):
+            if module.training:
+                seen.append(inputs[0].detach().clone())
+
+        model.register_forward_pre_hook(hook)
+        return model
+
+    monkeypatch.setattr(backbones, "create_model", create)
+    return seen

@@ -37,7 +37,7 @@ class TrainConfig(BaseModel):
     # optimisation
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(64, ge=1)
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    optimizer: Literal["adam", "adamw", "sgd", "adagrad"] = "adam"
     lr: float = Field(1e-3, gt=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     nesterov: bool = False
@@ -49,6 +49,9 @@ class TrainConfig(BaseModel):
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     early_stop: int = Field(0, ge=0, description="stop after N epochs without val gain; 0 off")
     monitor: Literal["val_acc", "val_loss", "val_macro_f1"] = "val_acc"
+    # Contrastive-center loss (Qi & Su 2017; seed 000 used lambda 0.55 with Adam, 1 with
+    # Adagrad): pulls penultimate features to their class centre, away from the others.
+    ccl_lambda: float = Field(0.0, ge=0, description="contrastive-center loss weight; 0 off")
 
     # augmentation
     aug: Literal["none", "classic", "gan", "both"] = Field(
@@ -65,6 +68,22 @@ class TrainConfig(BaseModel):
     )
     gan_bank: int = Field(
         0, ge=0, description="precompute K variants per train image; 0 = generate online"
+    )
+    # What the model trains and is tested on (seed 000's train_on_united / test_mode cartoon,
+    # seed 001's expanded dataset).
+    train_on: Literal["original", "synthetic", "united", "expanded"] = Field(
+        "original",
+        description="original | synthetic (generated variants only) | united (original + "
+        "generated) | expanded (the train split of the dataset named by `expanded`)",
+    )
+    synthetic_variants: int = Field(
+        1, ge=1, description="generated variants per train image for train_on synthetic|united"
+    )
+    expanded: str | None = Field(None, description="expanded dataset for train_on expanded")
+    test_mode: Literal["regular", "gan", "both"] = Field(
+        "regular",
+        description="regular (original test set) | gan (its translated version) | both "
+        "(average the two predictions: test-time augmentation)",
     )
 
     # runtime
@@ -87,12 +106,36 @@ class TrainConfig(BaseModel):
     def _check_consistency(self) -> TrainConfig:
         if self.nesterov and self.optimizer != "sgd":
             raise ValueError("nesterov only applies to optimizer 'sgd'")
-        if self.aug in ("gan", "both") and not self.generator:
+        for needs, what in (
+            (self.aug in ("gan", "both"), f"aug '{self.aug}'"),
+            (self.train_on in ("synthetic", "united"), f"train_on '{self.train_on}'"),
+            (self.test_mode != "regular", f"test_mode '{self.test_mode}'"),
+        ):
+            if needs and not self.generator:
+                raise ValueError(
+                    f"{what} needs a generator: pass --generator RUN_ID (a GAN run id, or the "
+                    "name of an imported generator)"
+                )
+        if self.train_on == "expanded" and not self.expanded:
             raise ValueError(
-                f"aug '{self.aug}' needs a generator: pass --generator RUN_ID (a GAN run id, or "
-                "the name of an imported generator)"
+                "train_on 'expanded' needs --expanded NAME (a dataset made by `augplat expand`)"
+            )
+        if self.expanded and self.train_on != "expanded":
+            raise ValueError("expanded is only used with train_on 'expanded'")
+        if self.train_on in ("synthetic", "united") and self.aug in ("gan", "both"):
+            raise ValueError(
+                f"train_on '{self.train_on}' already trains on generated images; combine it "
+                "with aug 'classic' or 'none', not a second GAN augmentation"
             )
         return self
+
+    def uses_generator(self) -> bool:
+        """True when any part of the run needs the generator."""
+        return (
+            self.aug in ("gan", "both")
+            or self.train_on in ("synthetic", "united")
+            or self.test_mode != "regular"
+        )
 
 
 def _is_cross_field(exc: ValidationError) -> bool:

@@ -139,28 +139,6 @@ def test_aug_gan_needs_a_generator_and_a_file_may_leave_it_to_the_flag(tmp_path)
 # ------------------------------------------------------------ through `augplat train` ----
 
 
-@pytest.fixture
-def model_inputs(monkeypatch) -> list[torch.Tensor]:
-    """Every batch the classifier trains on (a forward pre-hook on the model)."""
-    from augplat.classify import backbones
-
-    seen: list[torch.Tensor] = []
-    real = backbones.create_model
-
-    def create(*args, **kwargs):
-        model = real(*args, **kwargs)
-
-        def hook(module, inputs):
-            if module.training:
-                seen.append(inputs[0].detach().clone())
-
-        model.register_forward_pre_hook(hook)
-        return model
-
-    monkeypatch.setattr(backbones, "create_model", create)
-    return seen
-
-
 def _train(**changes):
     from augplat.classify.finetune import train_classifier
 

@@ -130,7 +130,9 @@ class GanAugment:
         bank = f", bank={self.bank.shape[1]}" if self.bank is not None else ""
         return f"GanAugment({self.gan.name!r}, mode={self.mode}, prob={self.prob}{bank})"
 
-    def _generate(self, x: torch.Tensor, labels, generator: torch.Generator) -> torch.Tensor:
+    def generate_variants(
+        self, x: torch.Tensor, labels, generator: torch.Generator
+    ) -> torch.Tensor:
         """Generated variants of ``x`` ([0, 1] floats), on ``x``'s device and dtype."""
         gan, bs = self.gan, self.batch_size
         if self.mode == "translate":
@@ -169,7 +171,7 @@ class GanAugment:
         for variant in range(k):
             for start in range(0, n, chunk):
                 x = images[start : start + chunk].float().div_(255.0)
-                out = self._generate(x, labels[start : start + chunk], gen)
+                out = self.generate_variants(x, labels[start : start + chunk], gen)
                 bank[start : start + chunk, variant] = to_uint8(out)
                 self.bank_calls += len(x)
         self.bank = bank
@@ -210,7 +212,7 @@ class GanAugment:
             if labels is None and self.mode != "translate":
                 raise ValueError(f"GanAugment in {self.mode} mode needs the samples' labels")
             sel_labels = labels.to(x.device)[where_dev] if labels is not None else None
-            out = self._generate(x[where_dev], sel_labels, generator)
+            out = self.generate_variants(x[where_dev], sel_labels, generator)
         return x.index_copy(0, where_dev, out)
 
     def pop_stats(self) -> dict[str, float]:

@@ -137,9 +137,15 @@ class Classifier(nn.Module):
         """Penultimate features ``N×feature_dim`` of raw [0, 1] input (for t-SNE, probes)."""
         return self.backbone((x - self.mean) / self.std)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``N×num_classes`` of raw [0, 1] input ``N×C×H×W``."""
-        return self.head(self.embed(x))
+    def forward(self, x: torch.Tensor, with_features: bool = False):
+        """Logits ``N×num_classes`` of raw [0, 1] input ``N×C×H×W``.
+
+        With ``with_features`` it returns ``(logits, features)`` from one pass, through
+        ``forward`` so a ``torch.compile``-d model compiles it too (feature regularisers).
+        """
+        features = self.embed(x)
+        logits = self.head(features)
+        return (logits, features) if with_features else logits
 
 
 def _channel_stat(value: Sequence[float] | float, channels: int, what: str) -> torch.Tensor:

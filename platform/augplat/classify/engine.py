@@ -104,6 +104,7 @@ def train_epoch(
 ) -> dict[str, float]:
     """One pass over the training images; returns ``train_loss`` and ``train_acc``."""
     model.train()
+    needs_features = getattr(loss_fn, "needs_features", False)
     total_loss = torch.zeros((), device=images.device)
     correct = torch.zeros((), device=images.device, dtype=torch.long)
     seen = 0
@@ -114,8 +115,12 @@ def train_epoch(
             images[idx], augment, generator, image_size, channels_last, labels=y, index=idx
         )
         with autocast(images.device, amp):
-            logits = model(x)
-            loss = loss_fn(logits, y)
+            if needs_features:  # a feature regulariser (contrastive-center loss)
+                logits, features = model(x, with_features=True)
+                loss = loss_fn(logits, y, features)
+            else:
+                logits = model(x)
+                loss = loss_fn(logits, y)
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()
@@ -159,8 +164,10 @@ def predict(
 
 
 def build_optimizer(cfg, params) -> torch.optim.Optimizer:
-    """Adam, AdamW or SGD (momentum, nesterov) from a :class:`TrainConfig`."""
+    """Adam, AdamW, SGD (momentum, nesterov) or Adagrad from a :class:`TrainConfig`."""
     params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(
             params,

@@ -66,8 +66,9 @@ class _Setup:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     scaler: Any
-    loss_fn: Any
-    gan: Any = None  # the GanAugment of --aug gan|both (its per-epoch stats are logged)
+    loss_fn: Any  # a classify.losses.TrainLoss (its centres train with the model)
+    gan: Any = None  # the GanAugment when any part of the run uses the generator
+    train_info: dict[str, Any] = field(default_factory=dict)  # what train_on built
 
 
 @dataclass
@@ -89,16 +90,19 @@ def seed_everything(seed: int) -> None:
 
 
 def _gan_augment(cfg: TrainConfig, ds, device, tracking_uri: str | None):
-    """The ``GanAugment`` of ``--aug gan|both`` (else None) and ``cfg`` naming its run id.
+    """The ``GanAugment`` the run uses (GAN augmentation, synthetic/united training, test
+    modes; else None) and ``cfg`` naming its run id.
 
     The generator is loaded and checked against the data before anything else is built; the
     run's config records the resolved run id (an imported generator may be given by name).
     """
-    if cfg.aug not in ("gan", "both"):
+    if not cfg.uses_generator():
         return None, cfg
     from augplat.augment.gan import load_gan_augment
+    from augplat.classify.train_sets import check_test_mode
 
     gan, run_id = load_gan_augment(cfg, ds, device, tracking_uri)
+    check_test_mode(cfg, gan)
     return gan, cfg.model_copy(update={"generator": run_id})
 
 
@@ -109,7 +113,7 @@ def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor]):
     classic = None
     if cfg.aug in ("classic", "both"):
         classic = ClassicAugment(cfg.aug_policy, cfg.aug_strength)
-    if gan is None:
+    if gan is None or cfg.aug not in ("gan", "both"):
         return classic
     if cfg.gan_bank and cfg.gan_prob > 0:
         gan.build_bank(*train, k=cfg.gan_bank, seed=cfg.seed)
@@ -118,6 +122,8 @@ def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor]):
 
 def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
     from augplat.classify.backbones import create_model
+    from augplat.classify.losses import build_loss
+    from augplat.classify.train_sets import training_set
     from augplat.data import load_dataset
 
     seed_everything(cfg.seed)
@@ -150,10 +156,12 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
             torch.from_numpy(ds.arrays(split)[0]).to(device),
             torch.from_numpy(ds.arrays(split)[1]).to(device),
         )
-        for split in ("train", "val", "test")
+        for split in ("val", "test")
     }
+    *tensors["train"], train_info = training_set(cfg, ds, gan, device)
     augment = _augment(cfg, gan, tensors["train"])
-    optimizer = build_optimizer(cfg, model.parameters())
+    loss_fn = build_loss(cfg, ds.num_classes, model.feature_dim).to(device)
+    optimizer = build_optimizer(cfg, [*model.parameters(), *loss_fn.parameters()])
     use_scaler = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
     return _Setup(
         cfg=cfg,
@@ -165,8 +173,9 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
         optimizer=optimizer,
         scheduler=build_scheduler(cfg, optimizer),
         scaler=torch.amp.GradScaler("cuda") if use_scaler else None,
-        loss_fn=torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing),
+        loss_fn=loss_fn,
         gan=gan,
+        train_info=train_info,
     )
 
 
@@ -188,7 +197,7 @@ def _validate(s: _Setup, model) -> dict[str, float]:
         amp=s.cfg.amp,
     )
     y = labels.cpu()
-    loss = float(s.loss_fn(torch.from_numpy(logits), y))
+    loss = float(s.loss_fn.ce(torch.from_numpy(logits), y))
     pred = logits.argmax(1)
     matrix = confusion_matrix(pred, y.numpy(), s.dataset.num_classes)
     return {
@@ -207,6 +216,7 @@ def _improved(cfg: TrainConfig, score: float, best: float | None) -> bool:
 def _checkpoint_state(s: _Setup, st: _State) -> dict[str, Any]:
     return {
         "model": s.model.state_dict(),
+        "loss": s.loss_fn.state_dict(),  # contrastive-center centres, when used
         "optimizer": s.optimizer.state_dict(),
         "scheduler": s.scheduler.state_dict() if s.scheduler is not None else None,
         "scaler": s.scaler.state_dict() if s.scaler is not None else None,
@@ -221,6 +231,7 @@ def _checkpoint_state(s: _Setup, st: _State) -> dict[str, Any]:
 
 def _restore(s: _Setup, ckpt: dict[str, Any]) -> _State:
     s.model.load_state_dict(ckpt["model"])
+    s.loss_fn.load_state_dict(ckpt.get("loss", {}))
     s.optimizer.load_state_dict(ckpt["optimizer"])
     if s.scheduler is not None and ckpt.get("scheduler") is not None:
         s.scheduler.load_state_dict(ckpt["scheduler"])
@@ -270,8 +281,9 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
             on_batch=reporter.advance,
         )
         train_time = time.perf_counter() - started
-        if s.gan is not None:
+        if s.gan is not None and cfg.aug in ("gan", "both"):
             metrics.update(s.gan.pop_stats())  # gan_replaced_frac
+        metrics.update(s.loss_fn.pop_stats())  # train_ccl_loss
         metrics.update(_validate(s, model))
         metrics["lr"] = s.optimizer.param_groups[0]["lr"]
         metrics["epoch_time_s"] = time.perf_counter() - started
@@ -319,6 +331,8 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         "augplat.dataset_digest": s.dataset.digest,
         "augplat.model": cfg.model,
         "augplat.aug": cfg.aug,
+        "augplat.train_on": cfg.train_on,
+        "augplat.test_mode": cfg.test_mode,
         **(tags or {}),
     }
     if s.gan is not None:
@@ -339,6 +353,10 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         logger.log_params(
             {"gan_method": s.gan.gan.name, "gan_mode": s.gan.mode, "gan_bank_variants": bank}
         )
+    if s.train_info:
+        logger.log_params(s.train_info)
+    if cfg.train_on == "expanded":
+        logger.set_tags({"augplat.expanded_dataset": s.train_info["expanded_dataset"]})
     return s, _State(), logger
 
 

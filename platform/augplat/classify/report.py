@@ -120,6 +120,28 @@ def _test_metrics(s, logits: np.ndarray, labels_t: torch.Tensor) -> tuple[dict, 
     return metrics, report
 
 
+def _test_logits(s, images: torch.Tensor, labels_t: torch.Tensor) -> tuple[np.ndarray, dict]:
+    """Test logits for ``--test-mode``; outside regular mode, the regular top-1 alongside."""
+    from augplat.classify.metrics import topk_accuracy
+    from augplat.classify.train_sets import combine_test_logits, translated_test_set
+
+    def logits_of(x: torch.Tensor) -> np.ndarray:
+        return predict(
+            s.model, x, batch_size=s.cfg.eval_batch_size, image_size=s.cfg.image_size, amp=s.cfg.amp
+        )
+
+    regular = logits_of(images)
+    if s.cfg.test_mode == "regular":
+        return regular, {}
+    generated = logits_of(translated_test_set(s.gan, images, seed=s.cfg.seed))
+    labels = labels_t.cpu().numpy()
+    extra = {
+        "test_regular_top1": topk_accuracy(regular, labels, 1),
+        "test_gan_only_top1": topk_accuracy(generated, labels, 1),
+    }
+    return combine_test_logits(regular, generated, s.cfg.test_mode), extra
+
+
 def final_evaluation(s, st, logger, reporter) -> dict[str, Any]:
     """Summarise the run; evaluate the best-val checkpoint on test once; log the artifacts.
 
@@ -132,18 +154,13 @@ def final_evaluation(s, st, logger, reporter) -> dict[str, Any]:
     report = None
     images, labels_t = s.tensors["test"]
     if s.cfg.test_eval and len(images):
-        logits = predict(
-            s.model,
-            images,
-            batch_size=s.cfg.eval_batch_size,
-            image_size=s.cfg.image_size,
-            amp=s.cfg.amp,
-        )
+        logits, extra = _test_logits(s, images, labels_t)
         test, report = _test_metrics(s, logits, labels_t)
         metrics.update(test)
+        metrics.update(extra)
         reporter.message(
-            f"test (best val epoch {st.best_epoch}): top1={report['top1']:.4f} "
-            f"macro_f1={report['macro_f1']:.4f}"
+            f"test (best val epoch {st.best_epoch}, mode {s.cfg.test_mode}): "
+            f"top1={report['top1']:.4f} macro_f1={report['macro_f1']:.4f}"
         )
     logger.log_metrics(metrics, step=st.epoch)
     with scratch_dir() as out:

@@ -6,6 +6,10 @@ How to run::
     augplat train --data fer --model resnet18 --optimizer adam --lr 2e-4 --scheduler cosine
     augplat train --config run.yaml --batch-size 128     # YAML defaults, flags override
     augplat train --data fer --aug gan --generator <gan-run-id> --gan-prob 0.5
+    augplat train --data fer --train-on united --generator <gan-run-id>
+    augplat train --data fer --train-on expanded --expanded fer-expanded
+    augplat train --data fer --test-mode both --generator <cyclegan-run-id>  # test-time aug
+    augplat train --data digits --ccl-lambda 0.55 --seeds 5   # five seeds, one group
     augplat train --resume <run-id>                        # continue an interrupted run
 
 Options left unset fall back to the config file, then to the defaults of ``TrainConfig``.
@@ -50,7 +54,7 @@ def train(
     epochs: int = _opt("Epochs [default: 10].", "--epochs", "-e"),
     batch_size: int = _opt("Batch size [default: 64].", "--batch-size", "-b"),
     eval_batch_size: int = _opt("Evaluation batch size [default: 512].", "--eval-batch-size"),
-    optimizer: str = _opt("adam | adamw | sgd [default: adam].", "--optimizer"),
+    optimizer: str = _opt("adam | adamw | sgd | adagrad [default: adam].", "--optimizer"),
     lr: float = _opt("Learning rate [default: 1e-3].", "--lr"),
     momentum: float = _opt("SGD momentum [default: 0.9].", "--momentum"),
     nesterov: bool = typer.Option(
@@ -92,7 +96,30 @@ def train(
         "[default: 0].",
         "--gan-bank",
     ),
+    train_on: str = _opt(
+        "original | synthetic (generated variants of the train split only) | united (original "
+        "+ generated) | expanded (train split of --expanded) [default: original].",
+        "--train-on",
+    ),
+    synthetic_variants: int = _opt(
+        "Generated variants per train image for --train-on synthetic|united [default: 1].",
+        "--synthetic-variants",
+    ),
+    expanded: str = _opt(
+        "Dataset made by `augplat expand` from --data, for --train-on expanded.", "--expanded"
+    ),
+    test_mode: str = _opt(
+        "regular | gan (translated test set) | both (average of the two: test-time "
+        "augmentation; needs a label-free translator) [default: regular].",
+        "--test-mode",
+    ),
+    ccl_lambda: float = _opt(
+        "Contrastive-center loss weight; 0 = off [default: 0].", "--ccl-lambda"
+    ),
     seed: int = _opt("Seed for everything [default: 0].", "--seed"),
+    seeds: int = typer.Option(
+        1, "--seeds", help="Train K times with seeds seed, seed+1, ... (one tagged group)."
+    ),
     device: str = _opt("auto | cpu | cuda [default: auto].", "--device"),
     amp: bool = typer.Option(
         None, "--amp/--no-amp", help="Mixed precision on CUDA [default: on].", show_default=False
@@ -124,8 +151,12 @@ def train(
     from augplat.config import TrainConfig, build_config
 
     cfg = build_config(TrainConfig, config, overrides)
-    from augplat.classify.finetune import train_classifier
     from augplat.progress import default_reporter
+
+    if seeds != 1:
+        _train_seeds(cfg, seeds, resume, tracking_uri)
+        return
+    from augplat.classify.finetune import train_classifier
 
     result = train_classifier(
         cfg, tracking_uri=tracking_uri, resume=resume, reporter=default_reporter()
@@ -133,7 +164,27 @@ def train(
     _print_result(result)
 
 
-_NOT_CONFIG = {"config", "resume", "tracking_uri", "verbose"}
+_NOT_CONFIG = {"config", "resume", "tracking_uri", "verbose", "seeds"}
+
+
+def _train_seeds(cfg, k: int, resume: str | None, tracking_uri: str | None) -> None:
+    from augplat.classify.repeats import summarize, train_seeds
+    from augplat.errors import ConfigError
+    from augplat.progress import default_reporter
+
+    if resume:
+        raise ConfigError("--seeds and --resume do not combine: resume each run by its id")
+    results = train_seeds(
+        cfg,
+        k,
+        tracking_uri=tracking_uri,
+        reporter_factory=default_reporter,
+        on_result=_print_result,
+    )
+    typer.echo(f"{k} seeds ({cfg.seed}..{cfg.seed + k - 1}):")
+    for key, (mean, std) in summarize(results).items():
+        typer.echo(f"  {key}: {mean:.4f} ± {std:.4f}")
+    typer.echo("compare strategies: augplat compare " + " ".join(r.run_id for r in results))
 
 
 def _print_result(result) -> None:

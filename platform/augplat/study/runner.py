@@ -257,6 +257,9 @@ def run_study(
         raise ConfigError("--address is for the ray backend (--backend ray)")
     if workers > 1 and storage and storage.startswith("sqlite"):
         raise ConfigError("--workers needs a journal file or a server database, not SQLite")
+    from augplat.study.generator import ensure_generator
+
+    ensure_generator(spec, tracking_uri, None if worker else reporter)
     _check_inputs(spec)
     study = _open_study(spec, storage, resume or worker, fresh and not worker, tracking_uri)
     objective = ob.Objective(spec, "", tracking_uri)

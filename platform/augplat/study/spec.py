@@ -91,6 +91,9 @@ class StudySpec(_Strict):
     backend: Literal["optuna", "ray"] = "optuna"
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     log_trial_models: bool = False
+    gan: dict[str, Any] | None = Field(
+        None, description="GanConfig keys: trains the generator first when trials need one"
+    )
     experiment: str | None = Field(None, description="MLflow experiment; default study-<name>")
 
     @field_validator("train")

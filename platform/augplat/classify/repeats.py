@@ -1,0 +1,65 @@
+"""``--seeds K``: the same training K times with seeds ``seed, seed+1, ...``, as one group.
+
+How to use::
+
+    results = train_seeds(cfg, k=5)          # five MLflow runs tagged with one seed group
+    summary = summarize(results)             # {"test_top1": (mean, std), ...}
+
+Every run carries ``augplat.seed_group`` (shared by the K runs) and ``augplat.seed_index``;
+``augplat compare`` pairs runs of different strategies by their ``seed`` param, so repeats of
+two strategies with the same base seed give a paired significance test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+SUMMARY_KEYS = ("test_top1", "test_top2", "test_top5", "test_macro_f1", "test_loss")
+
+
+def train_seeds(
+    cfg,
+    k: int,
+    *,
+    tracking_uri: str | None = None,
+    reporter_factory: Callable[[], Any] | None = None,
+    on_result: Callable[[Any], None] | None = None,
+) -> list[Any]:
+    """Train ``cfg`` ``k`` times with consecutive seeds; returns the ``TrainResult`` list."""
+    from augplat.classify.finetune import train_classifier
+    from augplat.errors import ConfigError
+
+    if k < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {k}")
+    group = uuid.uuid4().hex[:12]
+    results = []
+    for index in range(k):
+        seed = cfg.seed + index
+        name = f"{cfg.run_name}-seed{seed}" if cfg.run_name else None
+        run_cfg = cfg.model_copy(update={"seed": seed, "run_name": name})
+        tags = {"augplat.seed_group": group, "augplat.seed_index": str(index)}
+        result = train_classifier(
+            run_cfg,
+            tracking_uri=tracking_uri,
+            reporter=reporter_factory() if reporter_factory else None,
+            tags=tags,
+        )
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def summarize(results: list[Any]) -> dict[str, tuple[float, float]]:
+    """Mean and sample standard deviation (0 for one run) of each test metric present."""
+    summary = {}
+    for key in SUMMARY_KEYS:
+        values = np.array([r.test[key] for r in results if key in r.test], dtype=float)
+        if len(values):
+            std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            summary[key] = (float(values.mean()), std)
+    return summary

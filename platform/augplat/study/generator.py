@@ -1,0 +1,89 @@
+"""A study whose space includes GAN augmentation gets its generator first.
+
+How it works::
+
+    # studies/my.yaml
+    train: {data: digits, model: simplecnn}
+    space:
+      aug: {type: categorical, choices: [classic, gan, both]}
+      gan_prob: {type: float, low: 0.1, high: 0.9, when: {aug: [gan, both]}}
+    gan: {method: stargan, epochs: 5}          # GanConfig keys; data defaults to train.data
+
+When some trial could need a generator (``aug`` gan/both, ``train_on`` synthetic/united or a GAN
+test mode, fixed or in the space) and ``train.generator`` names none, the study trains one
+from the ``gan`` section before its first trial — or reuses a finished GAN run that learned
+exactly that (same method, parameters and data digests: ``find_finished_run``). Every trial
+then gets that run id; workers and resumed studies find the same run instead of training again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from augplat.errors import ConfigError
+
+_GAN_VALUES = {"aug": {"gan", "both"}, "train_on": {"synthetic", "united"}}
+
+
+def _may_use_generator(spec) -> bool:
+    from augplat.config import TrainConfig
+
+    fixed = TrainConfig.model_validate(spec.train)
+    if fixed.uses_generator():
+        return True
+    for key, values in _GAN_VALUES.items():
+        param = spec.space.get(key)
+        if param is not None and values & {str(c) for c in (param.choices or [])}:
+            return True
+    test_mode = spec.space.get("test_mode")
+    return test_mode is not None and any(c != "regular" for c in test_mode.choices or [])
+
+
+def gan_config(spec):
+    """The :class:`~augplat.gan.GanConfig` of the spec's ``gan`` section (data from train)."""
+    from pydantic import ValidationError
+
+    from augplat.gan import GanConfig
+
+    values: dict[str, Any] = {"data": spec.train.get("data", "digits"), **(spec.gan or {})}
+    values.setdefault("experiment", spec.experiment_name)
+    values.setdefault("run_name", f"study-{spec.name}-gan")
+    try:
+        return GanConfig.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err.get("loc", ()))
+        raise ConfigError(f"gan.{key}: {err.get('msg', 'invalid value')}") from None
+
+
+def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> str | None:
+    """Set ``spec.train['generator']`` when trials may need one; returns the run id (or None).
+
+    Raises:
+        ConfigError: A trial may need a generator and the spec neither names one nor has a
+            ``gan`` section to train it from.
+    """
+    if spec.train.get("generator") or not _may_use_generator(spec):
+        return spec.train.get("generator")
+    if spec.gan is None:
+        raise ConfigError(
+            f"study '{spec.name}': the search may use GAN augmentation but names no generator; "
+            "set train.generator to a GAN run id, or add a `gan:` section (e.g. "
+            "`gan: {method: stargan}`) so the study trains one first"
+        )
+    from augplat.gan.registry import find_finished_run
+
+    cfg = gan_config(spec)
+    run_id = find_finished_run(cfg, tracking_uri)
+    if run_id is not None:
+        if reporter is not None:
+            reporter.message(f"generator: reusing finished {cfg.method} run {run_id}")
+    else:
+        from augplat.gan import train_gan
+
+        if reporter is not None:
+            reporter.message(f"generator: training {cfg.method} on '{cfg.data}' first")
+        tags = {"augplat.study": spec.name}
+        run_id = train_gan(cfg, tracking_uri=tracking_uri, reporter=reporter, tags=tags).run_id
+    spec.train["generator"] = run_id
+    return run_id
