@@ -156,3 +156,15 @@ def test_unknown_config_key_names_key_and_file(tmp_path):
     with pytest.raises(ConfigError, match="ngff") as info:
         build_config(GanConfig, bad)
     assert str(bad) in str(info.value)
+
+
+def test_upsample2x_equals_nearest_interpolation_and_keeps_gradients():
+    import torch.nn.functional as F
+
+    from augplat.gan.networks import upsample2x
+
+    x = torch.randn(3, 4, 5, 7, requires_grad=True)
+    out = upsample2x(x)
+    assert torch.equal(out, F.interpolate(x, scale_factor=2, mode="nearest"))
+    out.sum().backward()
+    assert torch.equal(x.grad, torch.full_like(x, 4.0))  # each input feeds four outputs

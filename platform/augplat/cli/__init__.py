@@ -16,7 +16,9 @@ import sys
 
 import typer
 
+from augplat.cli import compare as compare_cli
 from augplat.cli import data as data_cli
+from augplat.cli import ensemble as ensemble_cli
 from augplat.cli import expand as expand_cli
 from augplat.cli import gan as gan_cli
 from augplat.cli import server as server_cli
@@ -39,6 +41,8 @@ app.command("train")(train_cli.train)
 app.command("study")(study_cli.study)
 app.command("server")(server_cli.server)
 app.command("ui")(server_cli.ui)
+app.command("ensemble")(ensemble_cli.ensemble)
+app.command("compare")(compare_cli.compare)
 
 
 def main(argv: list[str] | None = None) -> None:

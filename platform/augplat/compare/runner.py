@@ -1,0 +1,147 @@
+"""Compare strategies across finished runs; log the comparison as its own MLflow run.
+
+How to run::
+
+    augplat compare                                   # every train/ensemble run of `augplat`
+    augplat compare <run-id> <run-id> ... --baseline baseline --metric test_macro_f1
+    augplat compare --study digits --out results/digits
+
+Flow: gather runs and name their strategies (:mod:`augplat.compare.collect`) → statistics
+(:mod:`augplat.compare.stats`) → tables, verdicts and plot (:mod:`augplat.compare.report`),
+written atomically to ``--out`` (default ``comparisons/<run-id>``) → one MLflow run tagged
+``augplat.kind=compare`` holding the files and the per-strategy numbers as metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from augplat.compare.collect import collect
+from augplat.compare.report import Analysis, analyse, write_report
+from augplat.errors import ConfigError
+
+DEFAULT_BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """One comparison.
+
+    Attributes:
+        run_ids: Explicit runs to compare.
+        study: Also compare the finished child runs of this study.
+        experiment: Also compare every finished train/ensemble run of this experiment (the
+            ``augplat`` experiment when nothing else is given); the comparison is logged here.
+        metric: The metric compared.
+        baseline: Strategy the others are tested against (default ``baseline``, optional then).
+        out: Directory for the files (default ``comparisons/<run-id>``).
+        alpha: Significance level.
+        run_name: MLflow run name of the comparison.
+    """
+
+    run_ids: tuple[str, ...] = ()
+    study: str | None = None
+    experiment: str | None = None
+    metric: str = "test_top1"
+    baseline: str | None = None
+    out: Path | None = None
+    alpha: float = 0.05
+    run_name: str | None = None
+
+
+@dataclass
+class CompareResult:
+    """What a comparison produced (all of it is also in its MLflow run)."""
+
+    run_id: str
+    out: Path
+    analysis: Analysis
+    skipped: list[str] = field(default_factory=list)
+
+
+def _check_out(out: Path | None) -> None:
+    """Refuse to replace a directory that is not an earlier comparison (``--out .`` would)."""
+    if out is None or not out.exists():
+        return
+    if not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a directory")
+    if any(out.iterdir()) and not (out / "report.md").is_file():
+        raise ConfigError(f"--out {out}: a non-empty directory that is not a comparison")
+
+
+def _metrics(a: Analysis) -> dict[str, float]:
+    """Per-strategy numbers as flat MLflow metrics (``<strategy>.mean``, ``.p`` ...)."""
+    import math
+
+    from augplat.classify.report import metric_key
+
+    values: dict[str, float] = {}
+    for label, s in a.summaries.items():
+        key = metric_key(label)
+        stats = {"n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
+        values.update({f"{key}.{name}": v for name, v in stats.items()})
+        test = a.tests.get(label)
+        if test is not None:
+            values.update({f"{key}.diff": test.diff, f"{key}.p": test.p_value})
+    return {k: float(v) for k, v in values.items() if not math.isnan(float(v))}
+
+
+def _log(logger, cfg: CompareConfig, a: Analysis, skipped: list[str], out: Path) -> None:
+    logger.log_params(
+        {
+            "metric": cfg.metric,
+            "baseline": a.baseline or "none",
+            "alpha": cfg.alpha,
+            "study": cfg.study or "",
+            "experiment": cfg.experiment or "",
+            "runs": [r.run_id for runs in a.groups.values() for r in runs],
+            "strategies": list(a.groups),
+            "num_runs": sum(len(runs) for runs in a.groups.values()),
+            "num_skipped": len(skipped),
+        }
+    )
+    logger.log_metrics(_metrics(a))
+    logger.log_artifact(out, "comparison")
+
+
+def compare_runs(cfg: CompareConfig, *, tracking_uri: str | None = None) -> CompareResult:
+    """Gather runs, compare their strategies, write the report and log the comparison run.
+
+    Every user error (unknown run, study, experiment or metric; no runs; too small a
+    baseline; an ``--out`` that is not ours) is raised before the comparison run exists.
+
+    Args:
+        cfg: The comparison.
+        tracking_uri: MLflow URI; default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
+    """
+    from augplat import tracking
+    from augplat.fsutil import atomic_dir
+
+    _check_out(cfg.out)
+    mlflow_client = tracking.client(tracking_uri)
+    found = collect(mlflow_client, cfg.run_ids, cfg.study, cfg.experiment, cfg.metric)
+    analysis = analyse(
+        found.records,
+        cfg.metric,
+        cfg.baseline or DEFAULT_BASELINE,
+        explicit_baseline=cfg.baseline is not None,
+        alpha=cfg.alpha,
+    )
+    experiment = cfg.experiment or mlflow_client.get_experiment(found.experiment_id).name
+    tags = {"augplat.kind": "compare", "augplat.metric": cfg.metric}
+    tags["augplat.baseline"] = analysis.baseline or "none"
+    if cfg.study:
+        tags["augplat.study"] = cfg.study
+    run_name = cfg.run_name or f"compare-{cfg.metric}"
+    logger = tracking.start_run(experiment, run_name, tags=tags, tracking_uri=tracking_uri)
+    out = cfg.out or Path("comparisons") / logger.run_id
+    try:
+        with atomic_dir(out, overwrite=True) as tmp:
+            write_report(analysis, tmp)
+        _log(logger, cfg, analysis, found.skipped, out)
+    except BaseException:
+        logger.end("FAILED")
+        raise
+    logger.end("FINISHED")
+    return CompareResult(logger.run_id, out, analysis, found.skipped)
