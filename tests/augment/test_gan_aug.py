@@ -10,7 +10,7 @@ import torch
 from augplat.augment import ChainAugment, GanAugment
 from augplat.config import TrainConfig, build_config
 from augplat.errors import ConfigError
-from tests.expand import MARKER, client, generator_runs, runs_of_kind
+from tests.expand import MARKER, client, generator_runs, runs_of_kind, train_tiny
 
 CAPS = {
     "class-code": {"translate", "variations"},
@@ -140,20 +140,7 @@ def test_aug_gan_needs_a_generator_and_a_file_may_leave_it_to_the_flag(tmp_path)
 
 
 def _train(**changes):
-    from augplat.classify.finetune import train_classifier
-
-    values = {
-        "data": "digits",
-        "model": "simplecnn",
-        "epochs": 1,
-        "batch_size": 32,
-        "device": "cpu",
-        "log_model": False,
-        "log_checkpoints": False,
-        "test_eval": False,
-        **changes,
-    }
-    return train_classifier(TrainConfig(**values))
+    return train_tiny(**changes)
 
 
 def _weights(run_id: str) -> dict[str, torch.Tensor]:

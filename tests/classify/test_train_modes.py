@@ -12,26 +12,13 @@ from augplat.classify.losses import ContrastiveCenterLoss, TrainLoss
 from augplat.classify.train_sets import combine_test_logits
 from augplat.config import TrainConfig, build_config
 from augplat.errors import ConfigError
-from tests.expand import MARKER, client, generator_runs, runs_of_kind
+from tests.expand import MARKER, client, generator_runs, runs_of_kind, train_tiny
 
 QUANTISED_MARKER = round(MARKER * 255) / 255  # the synthetic set is stored as uint8
 
 
 def _train(**changes):
-    from augplat.classify.finetune import train_classifier
-
-    values = {
-        "data": "digits",
-        "model": "simplecnn",
-        "epochs": 1,
-        "batch_size": 32,
-        "device": "cpu",
-        "log_model": False,
-        "log_checkpoints": False,
-        "test_eval": False,
-        **changes,
-    }
-    return train_classifier(TrainConfig(**values))
+    return train_tiny(**changes)
 
 
 def _n_train(name: str = "digits") -> int:

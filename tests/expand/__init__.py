@@ -90,3 +90,23 @@ def runs_of_kind(kind: str) -> list:
     if not experiments:
         return []
     return c.search_runs(experiments, filter_string=f"tags.`augplat.kind` = '{kind}'")
+
+
+def train_tiny(**changes):
+    """``train_classifier`` on the digits with a 1-epoch simplecnn and nothing logged at the end
+    (no test evaluation, checkpoints upload or model) unless ``changes`` asks for it."""
+    from augplat.classify.finetune import train_classifier
+    from augplat.config import TrainConfig
+
+    values = {
+        "data": "digits",
+        "model": "simplecnn",
+        "epochs": 1,
+        "batch_size": 32,
+        "device": "cpu",
+        "log_model": False,
+        "log_checkpoints": False,
+        "test_eval": False,
+        **changes,
+    }
+    return train_classifier(TrainConfig(**values))
