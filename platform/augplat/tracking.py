@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
@@ -38,13 +39,19 @@ def resolve_tracking_uri(uri: str | None = None) -> str:
     return uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
 
 
+_SECRET_QUERY = re.compile(r"((?:password|passwd|pwd|secret|token)=)[^&;]*", re.I)
+
+
 def redact_uri(uri: str) -> str:
-    """``uri`` with any password replaced, safe to print or log."""
+    """``uri`` with any password (in the user info or the query) replaced, safe to print or log."""
     parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
+    query = _SECRET_QUERY.sub(r"\1***", parts.query)
+    if parts.password is None and query == parts.query:
+        return uri  # untouched: a round trip would turn sqlite:///x into sqlite:/x
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def check_reachable(uri: str, timeout: float = _REACH_TIMEOUT_S) -> None:
@@ -223,6 +230,16 @@ def experiment_id(mlflow_client, name: str) -> str:
     return mlflow_client.create_experiment(name)
 
 
+def launch_tags() -> dict[str, str]:
+    """Tags ``augplat launch`` hands a step (``AUGPLAT_RUN_TAGS``: parent run, step, key) for
+    the project run it adopts; empty outside a launch."""
+    try:
+        tags = json.loads(os.environ.get("AUGPLAT_RUN_TAGS") or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+
+
 def start_run(
     experiment: str = DEFAULT_EXPERIMENT,
     run_name: str | None = None,
@@ -233,13 +250,15 @@ def start_run(
     """Create a run (a child when ``parent_run_id`` is given) and return its logger.
 
     When launched by ``mlflow run`` (``MLFLOW_RUN_ID`` set) and no parent is given, the project's
-    run is adopted instead of creating a new one, so the step logs where MLflow Projects expects.
+    run is adopted instead of creating a new one, so the step logs where MLflow Projects expects;
+    the tags ``augplat launch`` passed along (:func:`launch_tags`) are set on it first.
     """
     mlflow_client = client(tracking_uri)
     all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
     project_run = os.environ.get("MLFLOW_RUN_ID")
     if project_run and parent_run_id is None:
         logger = RunLogger(mlflow_client, project_run)
+        all_tags = {**launch_tags(), **all_tags}
         if all_tags:
             logger.set_tags(all_tags)
         return logger
@@ -261,6 +280,31 @@ def reopen_run(run_id: str, tracking_uri: str | None = None) -> RunLogger:
         ) from None
     mlflow_client.update_run(run_id, status="RUNNING")
     return RunLogger(mlflow_client, run_id)
+
+
+def record_prepared_dataset(ds, directory: str | Path) -> str | None:
+    """Tag the run MLflow Projects made for a ``prepare`` step with the dataset it produced.
+
+    Only under ``mlflow run`` (``MLFLOW_RUN_ID`` set): later pipeline steps read the dataset's
+    name and digest from this run. Returns the run id, or None outside a project run.
+    """
+    run_id = os.environ.get("MLFLOW_RUN_ID")
+    if not run_id:
+        return None
+    logger = RunLogger(client(), run_id)
+    logger.set_tags(
+        {
+            **launch_tags(),
+            "augplat.kind": "prepare",
+            "augplat.dataset": ds.name,
+            "augplat.dataset_digest": ds.digest,
+        }
+    )
+    logger.log_dataset(ds.name, ds.digest, str(Path(directory).resolve()), context="prepared")
+    manifest = Path(directory) / "manifest.json"
+    if manifest.is_file():
+        logger.log_artifact(manifest, "data")
+    return run_id
 
 
 @contextlib.contextmanager

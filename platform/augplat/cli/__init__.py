@@ -21,6 +21,8 @@ from augplat.cli import data as data_cli
 from augplat.cli import ensemble as ensemble_cli
 from augplat.cli import expand as expand_cli
 from augplat.cli import gan as gan_cli
+from augplat.cli import launch as launch_cli
+from augplat.cli import pipeline as pipeline_cli
 from augplat.cli import server as server_cli
 from augplat.cli import study as study_cli
 from augplat.cli import train as train_cli
@@ -41,6 +43,8 @@ app.command("train")(train_cli.train)
 app.command("study")(study_cli.study)
 app.command("server")(server_cli.server)
 app.command("ui")(server_cli.ui)
+app.command("launch")(launch_cli.launch)
+app.command("pipeline")(pipeline_cli.pipeline)
 app.command("ensemble")(ensemble_cli.ensemble)
 app.command("compare")(compare_cli.compare)
 

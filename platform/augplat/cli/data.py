@@ -61,6 +61,17 @@ def _print_prepared(ds) -> None:
     skipped = ds.skipped.get("count", 0)
     hint = f" (see `augplat data show {ds.name}`)" if skipped else ""
     console.print(f"  skipped {skipped} bad input(s){hint}")
+    _record_in_project_run(ds)
+
+
+def _record_in_project_run(ds) -> None:
+    """Under `mlflow run` (a pipeline's prepare step), tag that run with the dataset made."""
+    from augplat.data import dataset_dir
+    from augplat.tracking import record_prepared_dataset
+
+    run_id = record_prepared_dataset(ds, dataset_dir(ds.name))
+    if run_id:
+        typer.echo(f"run_id={run_id}")
 
 
 @prepare_app.command("fer")

@@ -27,12 +27,17 @@ class Backend(str, Enum):
 
 def study(
     name: str = typer.Argument(..., help="Study name (studies/NAME.yaml) or a YAML path."),
-    trials: int = typer.Option(None, "--trials", "-n", min=1, help="Finished trials in total."),
+    trials: int = typer.Option(
+        None, "--trials", "-n", min=0, help="Finished trials in total (0: the study file's)."
+    ),
     resume: bool = typer.Option(False, "--resume", help="Continue an existing study."),
     fresh: bool = typer.Option(False, "--fresh", help="Delete an existing study of that name."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes on this host."),
     storage: str = typer.Option(
-        None, help="Optuna storage: SQLAlchemy URL or journal file. Default: a journal file."
+        None,
+        envvar="AUGPLAT_STUDY_STORAGE",
+        show_envvar=True,
+        help="Optuna storage: SQLAlchemy URL or journal file. Default: a journal file.",
     ),
     tracking_uri: str = typer.Option(None, help=TRACKING_URI_HELP),
     backend: Backend = typer.Option(

@@ -28,6 +28,7 @@ from augplat.study.spec import StudySpec
 from augplat.study.storage import default_storage_path, fail_stale_trials, open_storage
 
 PARENT_ATTR = "mlflow_parent_run_id"
+TRACKING_VAR = "MLFLOW_TRACKING_URI"
 
 
 @dataclass
@@ -125,10 +126,12 @@ def _spawn_workers(n: int, spec_path: Path, args: dict[str, Any]) -> list[subpro
         "--trials",
         str(args["trials"]),
     ]
-    for flag in ("storage", "tracking_uri"):
+    env = dict(os.environ)
+    # Through the environment, not argv: either URL may hold a password (`ps` shows argv).
+    for flag, var in (("storage", "AUGPLAT_STUDY_STORAGE"), ("tracking_uri", TRACKING_VAR)):
         if args.get(flag):
-            cmd += [f"--{flag.replace('_', '-')}", str(args[flag])]
-    return [subprocess.Popen(cmd, env=dict(os.environ)) for _ in range(n)]
+            env[var] = str(args[flag])
+    return [subprocess.Popen(cmd, env=env) for _ in range(n)]
 
 
 def _final_runs(spec: StudySpec, study, parent, tracking_uri, reporter) -> list[dict[str, Any]]:

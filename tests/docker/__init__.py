@@ -1,0 +1,1 @@
+"""Static tests of the deployment files: training image, compose setup, Kubernetes job."""

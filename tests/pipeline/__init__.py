@@ -1,0 +1,1 @@
+"""Tests of the multi-step pipeline: definitions, step reuse, end to end."""
