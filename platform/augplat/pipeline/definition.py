@@ -16,13 +16,13 @@ names the file and the key.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from augplat.config import read_yaml
+from augplat.definitions import find_definition, validation_error_line
 from augplat.errors import ConfigError
 
 STEPS = ("prepare", "gan", "expand", "study", "compare")
@@ -84,44 +84,9 @@ class PipelineSpec(_Strict):
         return getattr(self.steps, name)
 
 
-def _search_dirs() -> list[Path]:
-    dirs = [Path.cwd() / "pipelines"]
-    if os.environ.get("AUGPLAT_PIPELINES"):
-        dirs.insert(0, Path(os.environ["AUGPLAT_PIPELINES"]))
-    repo = Path(__file__).resolve().parents[3] / "pipelines"  # editable install / source checkout
-    if repo not in dirs:
-        dirs.append(repo)
-    return dirs
-
-
 def find_pipeline_file(name_or_path: str) -> Path:
-    """``pipelines/NAME.yaml`` (cwd, ``$AUGPLAT_PIPELINES``, the source tree) or a direct path."""
-    direct = Path(name_or_path).expanduser()
-    if direct.suffix in (".yaml", ".yml") or direct.is_file():
-        if not direct.is_file():
-            raise ConfigError(f"{direct}: pipeline file not found")
-        return direct
-    for folder in _search_dirs():
-        for suffix in (".yaml", ".yml"):
-            candidate = folder / f"{name_or_path}{suffix}"
-            if candidate.is_file():
-                return candidate
-    known = sorted({p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.y*ml")})
-    raise ConfigError(
-        f"no pipeline named '{name_or_path}' (looked for pipelines/{name_or_path}.yaml); "
-        f"known: {', '.join(known) or 'none'}"
-    )
-
-
-def _error_line(exc: ValidationError, path: Path) -> str:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err.get("loc", ()))
-    if err.get("type") == "extra_forbidden":
-        return f"{path}: unknown key '{key}'"
-    if err.get("type") == "missing":
-        return f"{path}: missing key '{key}'"
-    message = err.get("msg", "invalid value").removeprefix("Value error, ")
-    return f"{path}: {key or 'pipeline'}: {message}"
+    """``pipelines/NAME.yaml`` (``$AUGPLAT_PIPELINES``, cwd, the source tree) or a direct path."""
+    return find_definition(name_or_path, "pipelines", "AUGPLAT_PIPELINES", "pipeline")
 
 
 def _set(values: dict[str, Any], dotted: str, value: str, path: Path) -> None:
@@ -146,7 +111,7 @@ def load_pipeline_spec(
     try:
         spec = PipelineSpec.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(_error_line(exc, path)) from None
+        raise ConfigError(validation_error_line(exc, path, "pipeline")) from None
     for step in STEPS:
         given = spec.step(step)
         if given is None:

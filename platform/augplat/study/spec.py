@@ -12,13 +12,13 @@ multi-seed evaluation and the backend. Every error names the file and the key.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from augplat.config import TrainConfig, read_yaml
+from augplat.definitions import find_definition, validation_error_line
 from augplat.errors import ConfigError
 from augplat.study.space import ParamSpec, check_conditions
 
@@ -135,42 +135,9 @@ class StudySpec(_Strict):
         )
 
 
-def _search_dirs() -> list[Path]:
-    dirs = [Path.cwd() / "studies"]
-    if os.environ.get("AUGPLAT_STUDIES"):
-        dirs.insert(0, Path(os.environ["AUGPLAT_STUDIES"]))
-    repo = Path(__file__).resolve().parents[3] / "studies"  # editable install / source checkout
-    if repo not in dirs:
-        dirs.append(repo)
-    return dirs
-
-
 def find_study_file(name_or_path: str) -> Path:
-    """``studies/NAME.yaml`` (cwd, ``$AUGPLAT_STUDIES``, the source tree) or a direct path."""
-    direct = Path(name_or_path)
-    if direct.suffix in (".yaml", ".yml") or direct.is_file():
-        if not direct.is_file():
-            raise ConfigError(f"{direct}: study file not found")
-        return direct
-    for folder in _search_dirs():
-        for suffix in (".yaml", ".yml"):
-            candidate = folder / f"{name_or_path}{suffix}"
-            if candidate.is_file():
-                return candidate
-    known = sorted({p.stem for d in _search_dirs() if d.is_dir() for p in d.glob("*.y*ml")})
-    raise ConfigError(
-        f"no study named '{name_or_path}' (looked for studies/{name_or_path}.yaml); "
-        f"known: {', '.join(known) or 'none'}"
-    )
-
-
-def _error_line(exc: ValidationError, path: Path) -> str:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err.get("loc", ()))
-    if err.get("type") == "extra_forbidden":
-        return f"{path}: unknown key '{key}'"
-    message = err.get("msg", "invalid value").removeprefix("Value error, ")
-    return f"{path}: {key or 'study'}: {message}"
+    """``studies/NAME.yaml`` (``$AUGPLAT_STUDIES``, cwd, the source tree) or a direct path."""
+    return find_definition(name_or_path, "studies", "AUGPLAT_STUDIES", "study")
 
 
 def load_study_spec(name_or_path: str) -> tuple[StudySpec, Path]:
@@ -181,4 +148,4 @@ def load_study_spec(name_or_path: str) -> tuple[StudySpec, Path]:
     try:
         return StudySpec.model_validate(values), path
     except ValidationError as exc:
-        raise ConfigError(_error_line(exc, path)) from None
+        raise ConfigError(validation_error_line(exc, path, "study")) from None
