@@ -269,15 +269,49 @@ def start_run(
     return RunLogger(mlflow_client, run.info.run_id)
 
 
+def fetch_run(
+    mlflow_client,
+    run_id: str,
+    *,
+    kinds: tuple[str, ...] = (),
+    expected: str = "",
+    finished_to: str = "",
+):
+    """The MLflow run ``run_id``, or one clear error line.
+
+    Args:
+        mlflow_client: The client to ask.
+        run_id: The run's id.
+        kinds: Accepted ``augplat.kind`` tags (empty: any run).
+        expected: What the kinds are, for the error (``an `augplat train` run``).
+        finished_to: When set, the run must be FINISHED; the error says only finished runs can
+            ``finished_to`` (``be compared``).
+
+    Raises:
+        TrackingError: No such run in this store.
+        ConfigError: The run is of another kind, or not finished.
+    """
+    from augplat.errors import ConfigError
+
+    try:
+        run = mlflow_client.get_run(run_id)
+    except Exception:  # MlflowException for unknown ids, with a long message
+        where = redact_uri(str(mlflow_client.tracking_uri))
+        raise TrackingError(f"no MLflow run with id '{run_id}' in {where}") from None
+    kind = run.data.tags.get("augplat.kind")
+    if kinds and kind not in kinds:
+        raise ConfigError(f"run {run_id} is a {kind or 'non-augplat'} run, not {expected}")
+    if finished_to and run.info.status != "FINISHED":
+        raise ConfigError(
+            f"run {run_id} is {run.info.status}: only finished runs can {finished_to}"
+        )
+    return run
+
+
 def reopen_run(run_id: str, tracking_uri: str | None = None) -> RunLogger:
     """Reopen an existing run (for ``--resume``); unknown ids raise :class:`TrackingError`."""
     mlflow_client = client(tracking_uri)
-    try:
-        mlflow_client.get_run(run_id)
-    except Exception:  # MlflowException for unknown ids, with a long message
-        raise TrackingError(
-            f"no MLflow run with id '{run_id}' in {redact_uri(resolve_tracking_uri(tracking_uri))}"
-        ) from None
+    fetch_run(mlflow_client, run_id)
     mlflow_client.update_run(run_id, status="RUNNING")
     return RunLogger(mlflow_client, run_id)
 

@@ -162,7 +162,7 @@ def test_expanded_data_is_recognised_by_the_expand_runs_digest(store):
 @pytest.mark.parametrize(
     ("setup", "fragment"),
     [
-        ("unknown-id", "unknown run id '0123abcd'"),
+        ("unknown-id", "no MLflow run with id '0123abcd'"),
         ("unknown-metric", "unknown metric 'test_nope'"),
         ("explicit-missing-metric", "has no metric 'test_top1'"),
         ("unknown-experiment", "no experiment named 'ghost'"),

@@ -143,15 +143,31 @@ class GanAugment:
             out = gan.generate(len(x), labels.cpu(), generator=generator, batch_size=bs)
         return out.to(device=x.device, dtype=x.dtype)
 
-    @torch.no_grad()
     def build_bank(
         self, images: torch.Tensor, labels: torch.Tensor, k: int, seed: int, chunk: int = 1024
     ) -> torch.Tensor:
-        """Precompute ``k`` variants of every image (uint8 ``N×C×H×W`` on any device), once.
+        """Precompute ``k`` variants of every image once and draw from them from now on.
+
+        Same arguments as :meth:`generate_bank`; the bank becomes :attr:`bank`.
+        """
+        self.bank = self.generate_bank(images, labels, k, seed, chunk)
+        self.bank_calls += self.bank.shape[0] * self.bank.shape[1]
+        return self.bank
+
+    @torch.no_grad()
+    def generate_bank(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None,
+        k: int,
+        seed: int,
+        chunk: int = 1024,
+    ) -> torch.Tensor:
+        """``k`` generated variants of every image: uint8 ``N×K×C×H×W`` on ``images``' device.
 
         Args:
-            images: uint8 train images; the bank lives on their device.
-            labels: Their labels.
+            images: uint8 images; the result lives on their device.
+            labels: Their labels (None only in ``translate`` mode, which ignores them).
             k: Variants per image (1 for ``translate`` mode: it is deterministic).
             seed: Seeds the generation noise.
             chunk: Images converted to float at a time (bounds memory).
@@ -171,10 +187,9 @@ class GanAugment:
         for variant in range(k):
             for start in range(0, n, chunk):
                 x = images[start : start + chunk].float().div_(255.0)
-                out = self.generate_variants(x, labels[start : start + chunk], gen)
+                part = labels[start : start + chunk] if labels is not None else None
+                out = self.generate_variants(x, part, gen)
                 bank[start : start + chunk, variant] = to_uint8(out)
-                self.bank_calls += len(x)
-        self.bank = bank
         return bank
 
     def __call__(

@@ -26,7 +26,7 @@ import numpy as np
 
 from augplat.classify import checkpoint
 from augplat.classify.ensemble import RULES, combine
-from augplat.errors import ConfigError, DataError, TrackingError, UserError
+from augplat.errors import ConfigError, DataError, UserError
 
 SPLITS = ("val", "test")
 
@@ -84,18 +84,15 @@ class _Member:
 
 def _fetch(mlflow_client, run_id: str):
     """The MLflow run of a member, checked to be a finished training run."""
-    try:
-        run = mlflow_client.get_run(run_id)
-    except Exception:  # MlflowException with a long message
-        raise TrackingError(f"no MLflow run with id '{run_id}'") from None
-    kind = run.data.tags.get("augplat.kind")
-    if kind != "train":
-        raise ConfigError(
-            f"run {run_id} is a {kind or 'non-augplat'} run, not an `augplat train` run"
-        )
-    if run.info.status != "FINISHED":
-        raise ConfigError(f"run {run_id} is {run.info.status}: only finished runs can be members")
-    return run
+    from augplat.tracking import fetch_run
+
+    return fetch_run(
+        mlflow_client,
+        run_id,
+        kinds=("train",),
+        expected="an `augplat train` run",
+        finished_to="be members",
+    )
 
 
 def _check_same_data(runs) -> str:
@@ -159,10 +156,8 @@ def _dataset(members: list[_Member], digest: str):
     return ds
 
 
-def _member_logits(member: _Member, ds, device, batch_size: int) -> dict[str, np.ndarray]:
-    """Logits of one member's best model on val and test."""
-    import torch
-
+def _member_logits(member: _Member, ds, images, device, batch_size: int) -> dict[str, np.ndarray]:
+    """Logits of one member's best model on val and test (``images``: split → device tensor)."""
     from augplat.classify.backbones import create_model
     from augplat.classify.engine import predict
 
@@ -184,10 +179,9 @@ def _member_logits(member: _Member, ds, device, batch_size: int) -> dict[str, np
     model = model.to(device)
     out = {}
     for split in SPLITS:
-        images = torch.from_numpy(ds.arrays(split)[0]).to(device)
         out[split] = predict(
             model,
-            images,
+            images[split],
             batch_size=batch_size,
             image_size=cfg.get("image_size"),
             amp=bool(cfg.get("amp", False)),
@@ -195,33 +189,25 @@ def _member_logits(member: _Member, ds, device, batch_size: int) -> dict[str, np
     return out
 
 
-def split_metrics(scores: np.ndarray, labels: np.ndarray, classes, split: str):
-    """``<split>_top1/2/5``, ``<split>_macro_f1`` and ``<split>_acc_<class>``, plus the report."""
-    from augplat.classify.metrics import classification_report
-    from augplat.classify.report import metric_key
-
-    report = classification_report(scores, labels, classes)
-    metrics = {
-        f"{split}_{k}": report[k] for k in ("top1", "top2", "top5", "macro_f1") if k in report
-    }
-    for row in report["per_class"]:
-        metrics[f"{split}_acc_{metric_key(row['class'])}"] = row["accuracy"]
-    return metrics, report
-
-
 def _evaluate(cfg: EnsembleConfig, members: list[_Member], ds):
     """Ensemble and per-member metrics on val and test, and the ensemble's reports per split."""
+    import torch
+
     from augplat.classify.engine import resolve_device
+    from augplat.classify.report import split_metrics
 
     device = resolve_device(cfg.device)
-    logits = [_member_logits(m, ds, device, cfg.eval_batch_size) for m in members]
+    # Each split goes to the device once, for every member.
+    arrays = {split: ds.arrays(split) for split in SPLITS}
+    images = {split: torch.from_numpy(arrays[split][0]).to(device) for split in SPLITS}
+    logits = [_member_logits(m, ds, images, device, cfg.eval_batch_size) for m in members]
     metrics: dict[str, float] = {}
     reports: dict[str, dict] = {}
     member_rows = [
         {"member": i, "run_id": m.run_id, "run_name": m.name} for i, m in enumerate(members)
     ]
     for split in SPLITS:
-        labels = ds.arrays(split)[1]
+        labels = arrays[split][1]
         if len(labels) == 0:
             continue
         scores = combine([lg[split] for lg in logits], cfg.rule)

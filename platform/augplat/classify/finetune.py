@@ -134,9 +134,11 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
         raise DataError(f"dataset '{ds.name}' needs non-empty train and val splits")
     device = resolve_device(cfg.device)
     gan, cfg = _gan_augment(cfg, ds, device, tracking_uri)
-    train_imgs = ds.arrays("train")[0].astype(np.float32) / 255.0
+    train_np = ds.arrays("train")  # a copy out of the dataset: taken once, used twice
+    train_imgs = train_np[0].astype(np.float32) / 255.0
     mean = train_imgs.mean(axis=(0, 2, 3)).tolist()
     std = np.maximum(train_imgs.std(axis=(0, 2, 3)), 1e-3).tolist()
+    del train_imgs
     model = create_model(
         cfg.model,
         num_classes=ds.num_classes,
@@ -152,13 +154,10 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     tensors = {
-        split: (
-            torch.from_numpy(ds.arrays(split)[0]).to(device),
-            torch.from_numpy(ds.arrays(split)[1]).to(device),
-        )
+        split: tuple(torch.from_numpy(a).to(device) for a in ds.arrays(split))
         for split in ("val", "test")
     }
-    *tensors["train"], train_info = training_set(cfg, ds, gan, device)
+    *tensors["train"], train_info = training_set(cfg, ds, train_np, gan, device)
     augment = _augment(cfg, gan, tensors["train"])
     loss_fn = build_loss(cfg, ds.num_classes, model.feature_dim).to(device)
     optimizer = build_optimizer(cfg, [*model.parameters(), *loss_fn.parameters()])

@@ -106,17 +106,24 @@ def _tsne(s, images: torch.Tensor, labels: np.ndarray, out: Path) -> None:
     )
 
 
-def _test_metrics(s, logits: np.ndarray, labels_t: torch.Tensor) -> tuple[dict, dict]:
+def split_metrics(scores: np.ndarray, labels: np.ndarray, classes, split: str):
+    """``<split>_top1/2/5``, ``<split>_macro_f1`` and ``<split>_acc_<class>``, plus the report."""
     from augplat.classify.metrics import classification_report
 
-    labels = labels_t.cpu().numpy()
-    report = classification_report(logits, labels, s.dataset.classes)
-    metrics = {f"test_{k}": report[k] for k in ("top1", "top2", "top5", "macro_f1") if k in report}
+    report = classification_report(scores, labels, classes)
+    metrics = {
+        f"{split}_{k}": report[k] for k in ("top1", "top2", "top5", "macro_f1") if k in report
+    }
+    for row in report["per_class"]:
+        metrics[f"{split}_acc_{metric_key(row['class'])}"] = row["accuracy"]
+    return metrics, report
+
+
+def _test_metrics(s, logits: np.ndarray, labels_t: torch.Tensor) -> tuple[dict, dict]:
+    metrics, report = split_metrics(logits, labels_t.cpu().numpy(), s.dataset.classes, "test")
     metrics["test_loss"] = float(
         torch.nn.functional.cross_entropy(torch.from_numpy(logits), labels_t.cpu())
     )
-    for row in report["per_class"]:
-        metrics[f"test_acc_{metric_key(row['class'])}"] = row["accuracy"]
     return metrics, report
 
 

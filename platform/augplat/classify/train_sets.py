@@ -2,7 +2,7 @@
 
 How to use::
 
-    images, labels, info = training_set(cfg, dataset, gan, device)   # uint8 on device
+    images, labels, info = training_set(cfg, dataset, dataset.arrays("train"), gan, device)
     test_images = translated_test_set(gan, images_u8, seed)          # test-mode gan|both
 
 ``--train-on`` (seed 000's ``train_on_united``, seed 001's expanded dataset):
@@ -32,8 +32,7 @@ from augplat.errors import ConfigError
 
 def _generated(gan, images: torch.Tensor, labels: torch.Tensor, k: int, seed: int):
     """``k`` generated variants of every image (uint8), flattened image-major, and labels."""
-    bank = gan.build_bank(images, labels, k=k, seed=seed)
-    gan.bank = None  # the variants become training images, not a bank for GanAugment
+    bank = gan.generate_bank(images, labels, k=k, seed=seed)
     n, k = bank.shape[:2]
     return bank.reshape(n * k, *bank.shape[2:]), labels.repeat_interleave(k)
 
@@ -62,18 +61,21 @@ def _expanded(cfg, dataset, device) -> tuple[torch.Tensor, torch.Tensor, dict[st
     )
 
 
-def training_set(cfg, dataset, gan, device) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+def training_set(
+    cfg, dataset, original: tuple[np.ndarray, np.ndarray], gan, device
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
     """The uint8 train images and labels on ``device`` for ``cfg.train_on``, and what to log.
 
     Args:
         cfg: The run's :class:`~augplat.config.TrainConfig`.
         dataset: The run's dataset (val and test always come from it).
+        original: Its train split ``(images, labels)`` as numpy arrays.
         gan: The run's :class:`~augplat.augment.gan.GanAugment` (synthetic and united).
         device: Where the tensors live.
     """
     if cfg.train_on == "expanded":
         return _expanded(cfg, dataset, device)
-    images_np, labels_np = dataset.arrays("train")
+    images_np, labels_np = original
     images = torch.from_numpy(images_np).to(device)
     labels = torch.from_numpy(labels_np).to(device)
     if cfg.train_on == "original":
@@ -99,19 +101,12 @@ def check_test_mode(cfg, gan) -> None:
         )
 
 
-@torch.no_grad()
-def translated_test_set(gan, images: torch.Tensor, seed: int, chunk: int = 1024) -> torch.Tensor:
-    """The translated version of uint8 test ``images`` (uint8, same device), deterministic."""
-    from augplat.augment.gan import to_uint8
+def translated_test_set(gan, images: torch.Tensor, seed: int) -> torch.Tensor:
+    """The translated version of uint8 test ``images`` (uint8, same device), deterministic.
 
-    generator = torch.Generator().manual_seed(seed)
-    out = torch.empty_like(images)
-    for start in range(0, len(images), chunk):
-        x = images[start : start + chunk].float().div_(255.0)
-        out[start : start + chunk] = to_uint8(gan.generate_variants(x, None, generator)).to(
-            images.device
-        )
-    return out
+    Only for translators (:func:`check_test_mode`), which need no labels.
+    """
+    return gan.generate_bank(images, None, k=1, seed=seed)[:, 0]
 
 
 def combine_test_logits(regular: np.ndarray, generated: np.ndarray, mode: str) -> np.ndarray:

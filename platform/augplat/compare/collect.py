@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from augplat.errors import ConfigError, TrackingError, UserError
+from augplat.errors import UserError
 
 KINDS = ("train", "ensemble")
 DEFAULT_EXPERIMENT = "augplat"
@@ -183,18 +183,15 @@ def _where(mlflow_client) -> str:
 
 
 def _get_run(mlflow_client, run_id: str):
-    try:
-        run = mlflow_client.get_run(run_id)
-    except Exception:  # MlflowException with a long message
-        raise TrackingError(f"unknown run id '{run_id}'") from None
-    kind = run.data.tags.get("augplat.kind")
-    if kind not in KINDS:
-        raise ConfigError(
-            f"run {run_id} is a {kind or 'non-augplat'} run, not a train or ensemble run"
-        )
-    if run.info.status != "FINISHED":
-        raise ConfigError(f"run {run_id} is {run.info.status}: only finished runs can be compared")
-    return run
+    from augplat.tracking import fetch_run
+
+    return fetch_run(
+        mlflow_client,
+        run_id,
+        kinds=KINDS,
+        expected="a train or ensemble run",
+        finished_to="be compared",
+    )
 
 
 def _study_runs(mlflow_client, name: str, experiments: list[str]):
