@@ -95,3 +95,40 @@ def test_logged_pytorch_model_reloads_with_same_outputs(mlflow_server):
 def test_reopen_unknown_run_is_a_user_error(mlflow_server):
     with pytest.raises(TrackingError, match="no MLflow run with id 'deadbeef'"):
         tracking.reopen_run("deadbeef", mlflow_server)
+
+
+def test_closing_ends_the_run_with_the_blocks_outcome(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+    class Pruned(Exception):
+        run_status = "KILLED"
+
+    def status_after(error: BaseException | None) -> str:
+        logger = tracking.start_run("closing", tracking_uri=uri)
+        try:
+            with logger.closing():
+                if error is not None:
+                    raise error
+        except BaseException as exc:
+            assert exc is error  # re-raised unchanged
+        return logger.client.get_run(logger.run_id).info.status
+
+    assert status_after(None) == "FINISHED"
+    assert status_after(KeyboardInterrupt()) == "KILLED"
+    assert status_after(Pruned()) == "KILLED"
+    assert status_after(ValueError("boom")) == "FAILED"
+
+
+def test_fetch_run_checks_id_kind_and_status(tmp_path):
+    from augplat.errors import ConfigError
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logger = tracking.start_run("fetch", tags={"augplat.kind": "gan"}, tracking_uri=uri)
+    c = logger.client
+    assert tracking.fetch_run(c, logger.run_id).info.run_id == logger.run_id
+    with pytest.raises(TrackingError, match="no MLflow run with id 'feed'"):
+        tracking.fetch_run(c, "feed")
+    with pytest.raises(ConfigError, match="is a gan run, not a train run"):
+        tracking.fetch_run(c, logger.run_id, kinds=("train",), expected="a train run")
+    with pytest.raises(ConfigError, match="is RUNNING: only finished runs can be compared"):
+        tracking.fetch_run(c, logger.run_id, kinds=("gan",), finished_to="be compared")

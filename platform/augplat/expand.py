@@ -416,15 +416,14 @@ def expand_dataset(cfg: ExpandConfig, *, tracking_uri: str | None = None) -> Exp
         log.info("replacing the existing dataset '%s'", ds.name)
     logger = tracking.start_run(cfg.experiment, cfg.run_name, tags=tags, tracking_uri=tracking_uri)
     try:
-        ds.source = _lineage(cfg, p, logger.run_id)
-        directory = _save(ds, flags, origins)
-        _log_run(logger, cfg, p, ds, synthetic, directory, secs)
+        with logger.closing():
+            ds.source = _lineage(cfg, p, logger.run_id)
+            directory = _save(ds, flags, origins)
+            _log_run(logger, cfg, p, ds, synthetic, directory, secs)
     except BaseException:
-        logger.end("FAILED")
         if not existed:
             shutil.rmtree(target_dir, ignore_errors=True)
         raise
-    logger.end("FINISHED")
     added = {c: int(n) for c, n in zip(p.src.classes, p.add, strict=True)}
     before = p.src.counts()["train"]
     return ExpandResult(ds, directory, logger.run_id, p.strategy, before, added)

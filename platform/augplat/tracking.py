@@ -219,6 +219,20 @@ class RunLogger:
         """Terminate the run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
         self.client.set_terminated(self.run_id, status=status)
 
+    @contextlib.contextmanager
+    def closing(self) -> Iterator[RunLogger]:
+        """End the run with the block: FINISHED, or on an exception KILLED (Ctrl-C), the
+        exception's ``run_status`` (a pruned study trial), else FAILED — then re-raise."""
+        try:
+            yield self
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                self.end("KILLED")
+            else:
+                self.end(getattr(exc, "run_status", "FAILED"))
+            raise
+        self.end("FINISHED")
+
 
 def experiment_id(mlflow_client, name: str) -> str:
     """Id of experiment ``name``, created if missing."""

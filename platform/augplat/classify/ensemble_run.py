@@ -298,12 +298,8 @@ def run_ensemble(cfg: EnsembleConfig, *, tracking_uri: str | None = None) -> Ens
     }
     run_name = cfg.run_name or f"ensemble-{cfg.rule}-{len(members)}"
     logger = tracking.start_run(experiment, run_name, tags=tags, tracking_uri=tracking_uri)
-    try:
+    with logger.closing():
         _log(logger, cfg, members, ds, metrics, reports, member_rows)
-    except BaseException:
-        logger.end("FAILED")
-        raise
-    logger.end("FINISHED")
     return EnsembleResult(
         logger.run_id, cfg.rule, [m.run_id for m in members], metrics, member_rows
     )

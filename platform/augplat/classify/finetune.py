@@ -387,19 +387,13 @@ def train_classifier(
     reporter = reporter or Reporter()
     s, st, logger = _open(cfg, resume, tracking_uri, parent_run_id, tags)
     try:
-        if on_start is not None:
-            on_start(logger.run_id)
-        stopped = _fit(s, st, logger, reporter, on_epoch)
-        test = final_evaluation(s, st, logger, reporter)
-    except BaseException as exc:
-        status = (
-            "KILLED" if isinstance(exc, KeyboardInterrupt) else getattr(exc, "run_status", "FAILED")
-        )
-        logger.end(status)
-        raise
+        with logger.closing():
+            if on_start is not None:
+                on_start(logger.run_id)
+            stopped = _fit(s, st, logger, reporter, on_epoch)
+            test = final_evaluation(s, st, logger, reporter)
     finally:
         reporter.close()
-    logger.end("FINISHED")
     return TrainResult(
         run_id=logger.run_id,
         best_epoch=st.best_epoch,

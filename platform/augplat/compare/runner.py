@@ -136,12 +136,8 @@ def compare_runs(cfg: CompareConfig, *, tracking_uri: str | None = None) -> Comp
     run_name = cfg.run_name or f"compare-{cfg.metric}"
     logger = tracking.start_run(experiment, run_name, tags=tags, tracking_uri=tracking_uri)
     out = cfg.out or Path("comparisons") / logger.run_id
-    try:
+    with logger.closing():
         with atomic_dir(out, overwrite=True) as tmp:
             write_report(analysis, tmp)
         _log(logger, cfg, analysis, found.skipped, out)
-    except BaseException:
-        logger.end("FAILED")
-        raise
-    logger.end("FINISHED")
     return CompareResult(logger.run_id, out, analysis, found.skipped)

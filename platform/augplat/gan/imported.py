@@ -202,7 +202,7 @@ def import_translator(
         "augplat.condition_kind": "domain",
     }
     logger = tracking.start_run(experiment, name, tags=tags, tracking_uri=tracking_uri)
-    try:
+    with logger.closing():
         logger.log_params(
             {
                 "method": "imported",
@@ -217,8 +217,4 @@ def import_translator(
         with tracking.scratch_dir() as tmp:
             method.save(tmp / "generator")
             logger.log_artifact(tmp / "generator", "generator")
-    except BaseException:
-        logger.end("FAILED")
-        raise
-    logger.end("FINISHED")
     return logger.run_id
