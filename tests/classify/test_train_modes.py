@@ -176,7 +176,10 @@ def test_ccl_run_logs_the_term_and_checkpoints_the_centres():
     state = checkpoint.load(checkpoint.run_dir(result.run_id) / checkpoint.LAST)
     centres = state["loss"]["ccl.centers"]
     assert centres.shape[0] == 10  # one centre per class
-    assert state["optimizer"]["param_groups"][0]["params"]  # the centres train too
+    # The centres are the optimizer's last parameter and got gradients (Adagrad's sum moved).
+    last = max(state["optimizer"]["param_groups"][0]["params"])
+    grad_sq_sum = state["optimizer"]["state"][last]["sum"]
+    assert grad_sq_sum.shape == centres.shape and float(grad_sq_sum.abs().sum()) > 0
 
 
 # -------------------------------------------------------------------------- seeds ----

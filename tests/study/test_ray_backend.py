@@ -6,7 +6,6 @@ Skipped as a whole without the ``ray`` extra (``pip install -e '.[ray]'``; CI in
 from __future__ import annotations
 
 import csv
-import json
 import os
 import secrets
 import subprocess
@@ -20,6 +19,7 @@ pytest.importorskip("ray.tune")
 from augplat.study import ray_backend as rb
 from augplat.study.spec import StudySpec
 from tests.conftest import free_port
+from tests.study import check_study_report
 from tests.study.test_study_cli import TINY_STUDY, _children, _client, _parent_id
 
 SPACE = {
@@ -247,32 +247,14 @@ def test_ray_backend_on_a_local_cluster(cli, tmp_path, ray_cluster):
     for run in finals:
         assert 0 <= run.data.metrics["test_top1"] <= 1
 
-    out = Path(client.download_artifacts(parent_id, "study", str(tmp_path / "download")))
-    names = {p.name for p in out.iterdir()}
-    assert {
-        "trials.csv",
-        "best_params.json",
-        "final.csv",
-        "optimization_history.png",
-        "parallel_coordinate.png",
-        "slice.png",
-    } <= names
-    rows = list(csv.DictReader((out / "trials.csv").open()))
+    rows, best, _ = check_study_report(client, parent, finals, tmp_path / "download")
     assert sorted(int(r["number"]) for r in rows) == [0, 1, 2]
     assert {r["mlflow_run_id"]: r["state"] for r in rows} == states
     for row in rows:  # the conditional parameter exists only where its condition holds
         has_momentum = row.get("params_momentum", "") not in ("", "nan")
         assert has_momentum == (row["params_optimizer"] == "sgd")
-    complete = [r for r in rows if r["state"] == "COMPLETE"]
-    best_row = max(complete, key=lambda r: float(r["value"]))
-    best = json.loads((out / "best_params.json").read_text())
-    assert best["trial"] == int(best_row["number"])
-    assert best["value"] == pytest.approx(float(best_row["value"]))
-    assert best["params"]["lr"] == pytest.approx(float(best_row["params_lr"]))
+    best_row = next(r for r in rows if int(r["number"]) == best["trial"])
     assert best["mlflow_run_id"] == best_row["mlflow_run_id"]
-    assert parent.data.metrics["best_value"] == pytest.approx(best["value"])
-    for run in finals:
-        assert float(run.data.params["lr"]) == pytest.approx(best["params"]["lr"])
 
     # Ray moved the trials into their own directories: nothing scattered in the user's cwd
     expected = {"mlflow.db", "mlruns", "mlartifacts", "tiny.yaml", "augplat-home", "download"}
