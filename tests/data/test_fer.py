@@ -154,10 +154,14 @@ def test_missing_and_empty_files(tmp_path):
         read_fer(tmp_path / "empty.csv")
 
 
+def _cache_entries():
+    return sorted(p for p in cache_dir().iterdir() if p.is_dir())
+
+
 def test_second_prepare_reuses_the_cached_parse(fer_csv, monkeypatch):
     path, _ = fer_csv
     first = prepare_fer(path)
-    entries = list(cache_dir().iterdir())
+    entries = _cache_entries()
     assert len(entries) == 1
     stamp = (entries[0] / "images.npy").stat().st_mtime_ns
 
@@ -170,15 +174,45 @@ def test_second_prepare_reuses_the_cached_parse(fer_csv, monkeypatch):
     np.testing.assert_array_equal(second.images, first.images)
     assert second.digest == first.digest and second.name == "fer-again"
     assert second.source["sha256"] == first.source["sha256"]
-    assert list(cache_dir().iterdir()) == entries
+    assert _cache_entries() == entries
     assert (entries[0] / "images.npy").stat().st_mtime_ns == stamp
+
+
+def test_a_changed_file_is_parsed_again_even_at_the_same_size(tmp_path):
+    rows = fer_rows()
+    path = write_fer(tmp_path / "fer2013.csv", rows)
+    first = prepare_fer(path)
+    text = path.read_text()
+    changed = text.replace(",1 ", ",2 ", 1) if ",1 " in text else text.replace(" 1 ", " 2 ", 1)
+    assert changed != text and len(changed) == len(text)
+    path.write_text(changed)
+
+    second = prepare_fer(path)
+
+    assert second.source["sha256"] != first.source["sha256"]
+    assert not np.array_equal(second.images, first.images)
+    assert len(_cache_entries()) == 2
+
+
+def test_the_same_bytes_at_another_path_share_the_cache_entry(fer_csv, tmp_path):
+    path, _ = fer_csv
+    first = prepare_fer(path)
+    copy = tmp_path / "copy" / "fer2013.csv"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+
+    second = prepare_fer(copy, name="fer-copy")
+
+    assert second.source["sha256"] == first.source["sha256"]
+    assert second.source["path"] == str(copy.resolve())
+    assert len(_cache_entries()) == 1
 
 
 def test_cache_key_includes_skip_bad(fer_csv):
     path, _ = fer_csv
     prepare_fer(path)
     prepare_fer(path, skip_bad=True)
-    assert len(list(cache_dir().iterdir())) == 2
+    assert len(_cache_entries()) == 2
 
 
 def test_windows_line_endings_and_byte_order_mark(tmp_path):

@@ -12,13 +12,12 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from augplat.data.dataset import MANIFEST, ImageDataset
 from augplat.errors import DataError, UserError
-from augplat.fsutil import file_sha256
+from augplat.fsutil import atomic_path
 from augplat.home import cache_dir, datasets_dir
 
 log = logging.getLogger(__name__)
@@ -61,19 +60,88 @@ def save_dataset(ds: ImageDataset) -> Path:
     return ds.save(dataset_dir(ds.name), overwrite=True, extra_files=plot)
 
 
-def _cached(key: dict[str, Any], build: Callable[[], ImageDataset]) -> ImageDataset:
-    """Load the dataset cached under ``key``, or ``build`` it and cache it."""
+_SHA_MEMO = "sha256-memo.json"
+_SHA_MEMO_SIZE = 256  # files remembered; the oldest entries go first
+
+
+def _file_identity(path: Path) -> dict[str, int]:
+    """What changes whenever a file's bytes do (ctime cannot be set back by hand)."""
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "ino": st.st_ino}  # fmt: skip
+
+
+def _sha_memo() -> dict[str, Any]:
+    try:
+        memo = json.loads((cache_dir() / _SHA_MEMO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return memo if isinstance(memo, dict) else {}
+
+
+def _remembered_sha256(path: Path) -> str | None:
+    """The SHA-256 recorded for ``path`` if the file has not changed since, else ``None``.
+
+    Hashing the 300 MB CSV costs ~0.2 s; a stat costs microseconds (git's index does the same).
+    """
+    entry = _sha_memo().get(str(path.resolve()))
+    if isinstance(entry, dict) and entry.get("identity") == _file_identity(path):
+        return entry.get("sha256")
+    return None
+
+
+def _remember_sha256(path: Path, sha: str) -> None:
+    memo = _sha_memo()
+    memo.pop(str(path.resolve()), None)
+    memo[str(path.resolve())] = {"identity": _file_identity(path), "sha256": sha}
+    memo = dict(list(memo.items())[-_SHA_MEMO_SIZE:])
+    try:
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache_dir() / _SHA_MEMO) as tmp:
+            tmp.write_text(json.dumps(memo), encoding="utf-8")
+    except OSError as exc:  # a read-only home only costs the next hash
+        log.debug("cannot write %s: %s", _SHA_MEMO, exc)
+
+
+def _cache_entry(key: dict[str, Any]) -> Path:
     digest = hashlib.sha256(json.dumps({**key, "v": CACHE_VERSION}, sort_keys=True).encode())
-    entry = cache_dir() / f"{key['reader']}-{digest.hexdigest()[:24]}"
-    if (entry / MANIFEST).is_file():
-        try:
-            ds = ImageDataset.load(entry)
-            log.info("using cached parse %s", entry)
+    return cache_dir() / f"{key['reader']}-{digest.hexdigest()[:24]}"
+
+
+def _load_cached(entry: Path) -> ImageDataset | None:
+    if not (entry / MANIFEST).is_file():
+        return None
+    try:
+        ds = ImageDataset.load(entry)
+    except (OSError, ValueError, KeyError, DataError) as exc:
+        log.warning("ignoring unreadable cache entry %s (%s)", entry, exc)
+        return None
+    log.info("using cached parse %s", entry)
+    return ds
+
+
+def cached_fer(csv: str | Path, skip_bad: bool = False) -> ImageDataset:
+    """The parsed FER2013 CSV, from the content-keyed cache or parsed and cached now.
+
+    A file seen before (same path, size and times) skips even the hash; a new one is hashed
+    while it is parsed. See :func:`prepare_fer` for the arguments.
+    """
+    from augplat.data.fer import read_fer
+
+    path = Path(csv).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    sha = _remembered_sha256(path)
+    if sha is not None:
+        ds = _load_cached(_cache_entry({"reader": "fer", "sha256": sha, "skip_bad": skip_bad}))
+        if ds is not None:
             return ds
-        except (OSError, ValueError, KeyError, DataError) as exc:
-            log.warning("ignoring unreadable cache entry %s (%s)", entry, exc)
-    ds = build()
-    ds.save(entry, overwrite=True)
+    ds = read_fer(path, skip_bad=skip_bad, sha256=sha)
+    sha = ds.source["sha256"]
+    entry = _cache_entry({"reader": "fer", "sha256": sha, "skip_bad": skip_bad})
+    if not (entry / MANIFEST).is_file():
+        ds.save(entry, overwrite=True)
+    _remember_sha256(path, sha)
     return ds
 
 
@@ -88,18 +156,11 @@ def prepare_fer(csv: str | Path, name: str = "fer", skip_bad: bool = False) -> I
     Returns:
         The saved dataset.
     """
-    from augplat.data.fer import read_fer
-
     check_name(name)
-    path = Path(csv).expanduser()
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    sha = file_sha256(path)
-    key = {"reader": "fer", "sha256": sha, "skip_bad": skip_bad}
-    ds = _cached(key, lambda: read_fer(path, skip_bad=skip_bad, name=name, sha256=sha))
+    ds = cached_fer(csv, skip_bad)
     # The cache is keyed by content: the same bytes may come from another path or name.
     ds.name = name
-    ds.source = {**ds.source, "path": str(path.resolve())}
+    ds.source = {**ds.source, "path": str(Path(csv).expanduser().resolve())}
     save_dataset(ds)
     return ds
 
