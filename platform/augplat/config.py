@@ -100,6 +100,12 @@ class TrainConfig(BaseModel):
     run_name: str | None = None
     log_model: bool = Field(True, description="log the best model with mlflow.pytorch")
     log_checkpoints: bool = Field(True, description="upload best/last checkpoints as artifacts")
+    checkpoint_interval: float = Field(
+        30.0,
+        ge=0,
+        description="seconds between checkpoint writes (0: every epoch); the last finished "
+        "epoch is always written at the end, on Ctrl-C and on errors",
+    )
     test_eval: bool = Field(True, description="evaluate the best-val checkpoint on test once")
 
     @model_validator(mode="after")

@@ -142,6 +142,7 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(cli, tiny_digits, isol
 
     epochs = 8
     args = ["--data", tiny_digits, *TINY, "--epochs", str(epochs), "--no-log-model", "--seed", "7"]
+    args += ["--checkpoint-interval", "0"]  # every epoch: the kill must find one mid-run
     run_id = _killed_midway(args, isolated_home, epochs)
     client = MlflowClient(f"sqlite:///{Path.cwd() / 'mlflow.db'}")
     assert client.get_run(run_id).info.status == "RUNNING"

@@ -14,7 +14,9 @@ import pytest
 from tests.study import check_study_report
 
 TINY_STUDY = """
-train: {{data: digits, model: simplecnn, epochs: {epochs}, batch_size: 64, eval_batch_size: 512}}
+train:
+  {{data: digits, model: simplecnn, epochs: {epochs}, batch_size: 64, eval_batch_size: 512,
+   checkpoint_interval: 0}}
 space:
   lr: {{type: float, low: 1.0e-3, high: 3.0e-2, log: true}}
   optimizer: {{type: categorical, choices: [adam, sgd]}}

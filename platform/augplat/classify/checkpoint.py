@@ -8,6 +8,7 @@ run trains and are uploaded as run artifacts under ``checkpoints/`` when it ends
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,29 +35,49 @@ def save(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 class BackgroundSaver:
-    """Writes checkpoints on a background thread while the next epoch trains.
+    """Writes checkpoints on a background thread, at most every ``interval_s`` seconds.
 
-    ``torch.save`` of a model plus Adam state is ~3x the weights and costs a noticeable share
-    of a short epoch; the write releases the GIL, so overlapping it with training hides it.
-    The state is snapshotted (tensors cloned) before the call returns, so training may mutate
-    the live weights at once. At most one write is in flight; :meth:`wait` re-raises its error.
+    ``torch.save`` of a model plus Adam state is ~3x the weights (134 MB for ResNet18): written
+    every epoch it cost ~3 % of a 4 s CPU epoch, and more of a short GPU epoch. So each epoch's
+    state is only snapshotted (tensors cloned, ~10 ms) and written when ``interval_s`` has
+    passed since the last write, and always by :meth:`close` — at the end, on early stop, on
+    Ctrl-C or an error mid-epoch, the last *finished* epoch reaches the disk. Only a hard kill
+    loses work, at most ``interval_s`` of it (0 writes every epoch). ``best.pt`` is written
+    with ``last.pt`` (a hard link when they are the same epoch), so the two always agree.
+    The write releases the GIL and overlaps the next epoch; at most one is in flight.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, interval_s: float = 0.0) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="augplat-ckpt")
         self._pending = None
+        self._interval = interval_s
+        self._written_at = time.monotonic()
+        self._last: tuple[dict[str, Any], Path] | None = None  # newest epoch, not on disk yet
+        self._best: tuple[dict[str, Any], Path] | None = None  # best epoch, not on disk yet
 
     def submit(self, state: dict[str, Any], last: Path, best: Path | None) -> None:
-        """Snapshot ``state`` and write it to ``last`` (and publish it as ``best``)."""
+        """Snapshot ``state`` as the newest ``last`` (and the new ``best``); write if due."""
         snapshot = _clone_tensors(state)
+        self._last = (snapshot, last)
+        if best is not None:
+            self._best = (snapshot, best)
+        if time.monotonic() - self._written_at >= self._interval:
+            self._write()
+
+    def _write(self) -> None:
         self.wait()
+        (snapshot, last), best = self._last, self._best
+        self._last = self._best = None
+        self._written_at = time.monotonic()
 
         def write() -> None:
             save(last, snapshot)
-            if best is not None:
-                publish_copy(last, best)
+            if best is not None and best[0] is snapshot:
+                publish_copy(last, best[1])
+            elif best is not None:  # an earlier epoch, never improved on since
+                save(best[1], best[0])
 
         self._pending = self._pool.submit(write)
 
@@ -67,8 +88,10 @@ class BackgroundSaver:
             pending.result()
 
     def close(self) -> None:
-        """Finish the last write and stop the thread."""
+        """Write the newest snapshot if it is not on disk yet, and stop the thread."""
         try:
+            if self._last is not None:
+                self._write()
             self.wait()
         finally:
             self._pool.shutdown(wait=True)

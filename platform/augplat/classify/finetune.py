@@ -247,7 +247,7 @@ def _restore(s: _Setup, ckpt: dict[str, Any]) -> _State:
 
 def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallback | None) -> bool:
     """The epoch loop; every checkpoint is on disk when it returns (or raises)."""
-    saver = checkpoint.BackgroundSaver()
+    saver = checkpoint.BackgroundSaver(s.cfg.checkpoint_interval)
     try:
         return _epochs(s, st, logger, reporter, on_epoch, saver)
     finally:

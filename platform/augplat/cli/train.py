@@ -141,6 +141,11 @@ def train(
     log_model: bool = typer.Option(
         None, "--log-model/--no-log-model", help="Log the model [default: on].", show_default=False
     ),
+    checkpoint_interval: float = _opt(
+        "Seconds between checkpoint writes; 0: every epoch [default: 30]. The last finished "
+        "epoch is always written at the end and on Ctrl-C.",
+        "--checkpoint-interval",
+    ),
     resume: str = _opt("Run id of an interrupted run to continue.", "--resume"),
     tracking_uri: str = _opt(TRACKING_URI_HELP, "--tracking-uri"),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
