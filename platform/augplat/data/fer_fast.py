@@ -224,7 +224,7 @@ def _usage_table(usages: dict[str, int]) -> np.ndarray:
 
 def _header(buf) -> tuple[str | None, int]:
     """``(form, start of the first data line)``; form is ``None`` unless the header line is
-    one of the two published ones (the header is short: 64 bytes is plenty)."""
+    one of the two published ones (a header is ~20 bytes: 256 is plenty)."""
     head = bytes(buf[:256])
     newline = head.find(b"\n")
     if newline < 0:
