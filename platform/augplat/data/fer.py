@@ -255,8 +255,8 @@ def _read_clean(path: Path, sha256: str | None):
     """The compiled one-pass reader's result for a clean file, else ``None``."""
     try:
         from augplat.data.fer_fast import read_clean
-    except ImportError as exc:  # no Numba wheel for this platform: slower, still correct
-        log.info("numba unavailable (%s): parsing FER2013 with pandas", exc)
+    except Exception as exc:  # no Numba wheel here, or no writable kernel cache: slower, same
+        log.info("compiled FER2013 reader unavailable (%s): parsing with pandas", exc)
         return None
     usages = {usage: SPLIT_CODES[split] for usage, split in USAGE_SPLITS.items()}
     return read_clean(path, FER_PIXELS, len(FER_CLASSES), usages, sha256)
