@@ -90,10 +90,12 @@ def _remembered_sha256(path: Path) -> str | None:
     return None
 
 
-def _remember_sha256(path: Path, sha: str) -> None:
+def _remember_sha256(path: Path, sha: str, identity: dict[str, int]) -> None:
+    """Record ``sha`` for ``path`` as it was when ``identity`` was taken (before reading it,
+    so a file changed while it was read is hashed again next time)."""
     memo = _sha_memo()
     memo.pop(str(path.resolve()), None)
-    memo[str(path.resolve())] = {"identity": _file_identity(path), "sha256": sha}
+    memo[str(path.resolve())] = {"identity": identity, "sha256": sha}
     memo = dict(list(memo.items())[-_SHA_MEMO_SIZE:])
     try:
         cache_dir().mkdir(parents=True, exist_ok=True)
@@ -131,6 +133,7 @@ def cached_fer(csv: str | Path, skip_bad: bool = False) -> ImageDataset:
     path = Path(csv).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    identity = _file_identity(path)
     sha = _remembered_sha256(path)
     if sha is not None:
         ds = _load_cached(_cache_entry({"reader": "fer", "sha256": sha, "skip_bad": skip_bad}))
@@ -141,7 +144,7 @@ def cached_fer(csv: str | Path, skip_bad: bool = False) -> ImageDataset:
     entry = _cache_entry({"reader": "fer", "sha256": sha, "skip_bad": skip_bad})
     if not (entry / MANIFEST).is_file():
         ds.save(entry, overwrite=True)
-    _remember_sha256(path, sha)
+    _remember_sha256(path, sha, identity)
     return ds
 
 
