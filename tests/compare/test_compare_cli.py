@@ -130,22 +130,24 @@ def test_ensemble_run_links_members_and_scores_like_them(store):
 def test_compare_experiment_end_to_end(store, tmp_path):
     out = tmp_path / "report"
     proc = store.cli("compare", "--experiment", EXPERIMENT, "--out", str(out), check=True)
-    assert "| strategy | n | mean |" in proc.stdout
+    assert "| arm | n | mean (points) | ci95 (points) |" in proc.stdout
     assert "classic vs baseline: " in proc.stdout and "(paired t, n=2)" in proc.stdout
     assert "ensemble vs baseline: " in proc.stdout and "not testable" in proc.stdout
+    assert "underpowered (n=2)" in proc.stdout  # two seeds can never make a verdict
     client = store.client()
     value = {k: client.get_run(r).data.metrics["test_top1"] for k, r in store.runs.items()}
-    summary = {row["strategy"]: row for row in read_csv(out / "summary.csv")}
+    summary = {row["arm"]: row for row in read_csv(out / "summary.csv")}
     assert list(summary) == ["baseline", "classic", "ensemble"]
     for aug, label in (("none", "baseline"), ("classic", "classic")):
         pair = [value[aug, 0], value[aug, 1]]
         assert int(summary[label]["n"]) == 2
-        assert float(summary[label]["mean"]) == pytest.approx(statistics.fmean(pair))
+        assert float(summary[label]["mean (points)"]) == pytest.approx(statistics.fmean(pair) * 100)
         half = 12.706204736174698 * statistics.stdev(pair) / math.sqrt(2)  # t(0.975, 1)
-        assert float(summary[label]["ci95_high"]) == pytest.approx(statistics.fmean(pair) + half)
+        high = float(summary[label]["ci95 (points)"].strip("[]").split(",")[1])
+        assert high == pytest.approx((statistics.fmean(pair) + half) * 100, abs=0.006)
     ensemble_top1 = client.get_run(store.ensemble).data.metrics["test_top1"]
-    assert float(summary["ensemble"]["mean"]) == pytest.approx(ensemble_top1)
-    tests = {row["strategy"]: row for row in read_csv(out / "tests.csv")}
+    assert float(summary["ensemble"]["mean (points)"]) == pytest.approx(ensemble_top1 * 100)
+    tests = {row["arm"]: row for row in read_csv(out / "tests.csv")}
     diff = statistics.fmean([value["classic", s] - value["none", s] for s in (0, 1)])
     assert tests["classic"]["test"] == "paired t"
     assert float(tests["classic"]["diff"]) == pytest.approx(diff)
@@ -155,7 +157,10 @@ def test_compare_experiment_end_to_end(store, tmp_path):
     compare_id = _run_ids(proc.stdout)[0]
     run = client.get_run(compare_id)
     assert run.data.tags["augplat.kind"] == "compare" and run.info.status == "FINISHED"
-    assert run.data.metrics["classic.mean"] == pytest.approx(float(summary["classic"]["mean"]))
+    assert run.data.metrics["classic.mean"] * 100 == pytest.approx(
+        float(summary["classic"]["mean (points)"])
+    )
+    assert run.data.tags["augplat.verdict.classic"] == "underpowered (n=2)"
     assert set(json.loads(run.data.params["runs"])) == {*store.runs.values(), store.ensemble}
     files = _artifacts(client, compare_id)
     expected = {"summary.csv", "summary.md", "tests.csv", "per_class.md", "comparison.png"}
@@ -172,7 +177,7 @@ def test_user_errors_are_one_line_and_log_nothing(store):
     before = len(compare_runs())
     lonely = [store.runs["none", 0], store.runs["classic", 0], store.runs["classic", 1]]
     cases = [
-        (("compare", *lonely), "baseline 'baseline' has 1 run"),
+        (("compare", *lonely, "--baseline", "gan"), "no runs of baseline arm 'gan'"),
         (("ensemble", store.runs["none", 0], "0123456789abcdef"), "0123456789abcdef"),
     ]
     for args, fragment in cases:

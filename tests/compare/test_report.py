@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import statistics
 
+import numpy as np
 import pytest
 
 from augplat.compare.collect import RunRecord
-from augplat.compare.report import analyse, verdict, write_report
-from augplat.compare.stats import BaselineTest
+from augplat.compare.report import analyse, write_report
 from augplat.errors import UserError
 
 
@@ -30,33 +31,32 @@ RUNS = [
 
 
 def test_verdict_lines():
-    paired = BaselineTest("paired t", 5, 5, 0.0231, 3.9, 0.012, 0.0625)
-    assert verdict("classic", "baseline", "test_top1", paired, 0.05) == (
-        "classic vs baseline: +2.31 points test_top1, p=0.012 (paired t, n=5): significant at 0.05"
+    a = analyse(RUNS, "test_top1")
+    table = a.tables[0]
+    # classic - baseline per seed: 0.02, 0.03, 0.04; t interval 0.03 ± t(0.975, 2)·0.01/√3
+    half = 4.302652729911275 * 0.01 / 3**0.5
+    assert table.verdicts[0] == (
+        f"classic vs baseline: +3.00 points test_top1 (95% CI {3 - half * 100:+.2f} to "
+        f"{3 + half * 100:+.2f} points), p={table.tests['classic'].p_value:.3g} (paired t, n=3): "
+        "underpowered (n=3)"
     )
-    welch = BaselineTest("Welch t", 3, 4, -0.0123, -1.2, 0.31)
-    assert verdict("gan p=0.5", "baseline", "test_loss", welch, 0.05) == (
-        "gan p=0.5 vs baseline: -0.0123 test_loss, p=0.31 (Welch t, n=3 vs 4): "
-        "not significant at 0.05"
-    )
-    none = BaselineTest(None, 1, 3, 0.05, float("nan"), float("nan"), note="not testable: x")
-    assert verdict("ensemble", "baseline", "test_top1", none, 0.05) == (
-        "ensemble vs baseline: +5.00 points test_top1: not testable: x"
+    assert table.verdicts[1] == (
+        "ensemble vs baseline: +9.00 points test_top1: underpowered (n=1 vs 3); "
+        "not testable: needs 2 runs on each side, got 1 vs 3"
     )
 
 
 def test_analysis_groups_summarises_and_tests():
-    a = analyse(RUNS, "test_top1")
-    assert list(a.groups) == ["baseline", "classic", "ensemble"]
-    assert a.summaries["classic"].mean == pytest.approx(0.84)
-    assert a.summaries["baseline"].std == pytest.approx(0.01)
+    table = analyse(RUNS, "test_top1").tables[0]
+    assert list(table.groups) == ["baseline", "classic", "ensemble"]
+    assert table.summaries["classic"].mean == pytest.approx(0.84)
+    assert table.summaries["baseline"].std == pytest.approx(0.01)
     # classic - baseline per seed: 0.02, 0.03, 0.04 → mean 0.03, sd 0.01, t = 3 √3
-    classic = a.tests["classic"]
+    classic = table.tests["classic"]
     assert classic.method == "paired t" and classic.diff == pytest.approx(0.03)
     assert classic.statistic == pytest.approx(3 * 3**0.5)
-    assert a.tests["ensemble"].method is None
-    assert a.verdicts[0].startswith("classic vs baseline: +3.00 points test_top1, p=0.0")
-    cat = next(row for row in a.per_class if row["class"] == "cat")
+    assert table.tests["ensemble"].method is None
+    cat = next(row for row in table.per_class if row["class"] == "cat")
     assert cat["baseline"] == pytest.approx(2.5 / 3)
     assert cat["delta classic (points)"] == pytest.approx((2.8 - 2.5) / 3 * 100)
     assert cat["delta ensemble (points)"] == pytest.approx((1.0 - 2.5 / 3) * 100)
@@ -64,18 +64,75 @@ def test_analysis_groups_summarises_and_tests():
 
 def test_without_baseline_runs_there_are_no_tests():
     a = analyse([r for r in RUNS if r.strategy != "baseline"], "test_top1")
-    assert a.baseline is None and a.tests == {} and a.verdicts == []
-    assert "no 'baseline' runs" in a.notes[0]
-    assert not any(k.startswith("delta") for k in a.per_class[0])
+    table = a.tables[0]
+    assert a.baseline is None and table.tests == {} and a.verdicts == []
+    assert "no 'baseline' runs" in table.notes[0]
+    assert not any(k.startswith("delta") for k in table.per_class[0])
+
+
+def test_a_class_absent_from_some_test_sets_is_averaged_over_the_runs_that_have_it():
+    runs = [record("baseline", s, 0.8, cat=0.5, dog=float("nan")) for s in (0, 1)]
+    runs.append(record("baseline", 2, 0.8, cat=0.8, dog=0.6))
+    row = {r["class"]: r for r in analyse(runs, "test_top1").tables[0].per_class}
+    assert row["dog"]["baseline"] == pytest.approx(0.6) and row["cat"]["baseline"] == 0.6
 
 
 def test_baseline_errors():
-    with pytest.raises(UserError, match="baseline 'baseline' has 1 run"):
-        analyse([r for r in RUNS if r.run_id != "baseline-0" and r.run_id != "baseline-1"], "x")
-    with pytest.raises(UserError, match=r"no runs of baseline strategy 'gan'.*classic"):
+    one = [r for r in RUNS if r.run_id not in ("baseline-0", "baseline-1")]
+    assert analyse(one, "x").tables[0].words["classic"] == "underpowered (n=3 vs 1)"
+    with pytest.raises(UserError, match=r"no runs of baseline arm 'gan'.*classic"):
         analyse(RUNS, "test_top1", baseline="gan", explicit_baseline=True)
-    a = analyse(RUNS, "test_top1", baseline="classic", explicit_baseline=True)
-    assert next(iter(a.groups)) == "classic" and "baseline" in a.tests
+    table = analyse(RUNS, "test_top1", baseline="classic", explicit_baseline=True).tables[0]
+    assert next(iter(table.groups)) == "classic" and "baseline" in table.tests
+
+
+def _arm(strategy, values, **fields):
+    return [
+        dataclasses.replace(record(strategy, seed, value), **fields)
+        for seed, value in enumerate(values)
+    ]
+
+
+def test_test_views_and_datasets_are_never_pooled_or_paired():
+    base = [0.70, 0.72, 0.69, 0.71, 0.73, 0.70]
+    gan_view = _arm("gan", [v + 0.1 for v in base], view="gan")
+    other_data = _arm("classic", [v + 0.1 for v in base], dataset="other")
+    a = analyse(_arm("baseline", base) + gan_view + other_data, "test_top1")
+    assert len(a.tables) == 3
+    assert all(len(t.groups) == 1 for t in a.tables)  # nothing paired across tables
+    assert all(not t.tests for t in a.tables)
+    assert {(t.dataset, t.view) for t in a.tables} == {
+        ("d", "regular"),
+        ("d", "gan"),
+        ("other", "regular"),
+    }
+
+
+def test_holm_across_five_arms_decides_the_words():
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0.6, 0.7, size=8)
+    runs = _arm("baseline", base)
+    gains = [0.0, 0.0, 0.0, 0.0, 0.004]
+    for i, gain in enumerate(gains):
+        runs += _arm(f"arm{i}", base + gain + rng.normal(0, 0.004, size=8))
+    table = analyse(runs, "test_top1").tables[0]
+    raw = [table.tests[f"arm{i}"].p_value for i in range(5)]
+    order = np.argsort(raw)
+    want = np.maximum.accumulate([min(1.0, (5 - k) * raw[i]) for k, i in enumerate(order)])
+    for k, i in enumerate(order):
+        assert table.adjusted[f"arm{i}"] == pytest.approx(want[k])
+    for i in range(5):
+        p = table.adjusted[f"arm{i}"]
+        assert (table.words[f"arm{i}"] == "no detectable difference") == (p >= 0.05)
+        assert f"Holm p={p:.3g}" in table.verdicts[i]
+    assert table.words["arm4"] == "helps"  # the one real gain survives the adjustment
+
+
+def test_unpaired_runs_are_named_in_the_verdict_line():
+    base = [0.70, 0.72, 0.69, 0.71, 0.73, 0.70]
+    arm = [*_arm("classic", [v + 0.01 for v in base]), record("classic", 9, 0.9)]
+    line = analyse(_arm("baseline", base) + arm, "test_top1").verdicts[0]
+    assert line.endswith("; left unpaired: 9")
 
 
 def test_report_files(tmp_path):
@@ -87,11 +144,14 @@ def test_report_files(tmp_path):
         assert {f"{name}.csv", f"{name}.md"} <= names
     assert {"runs.csv", "verdicts.txt", "report.md", "comparison.png"} <= names
     rows = {
-        r["strategy"]: r
-        for r in csv.DictReader((tmp_path / "summary.csv").read_text().splitlines())
+        r["arm"]: r for r in csv.DictReader((tmp_path / "summary.csv").read_text().splitlines())
     }
     want = statistics.fmean(r.value for r in RUNS if r.strategy == "classic")
-    assert float(rows["classic"]["mean"]) == pytest.approx(want)
-    assert rows["ensemble"]["ci95_low"] == ""  # n = 1: no interval
+    assert float(rows["classic"]["mean (points)"]) == pytest.approx(want * 100)
+    assert rows["ensemble"]["ci95 (points)"] == "—"  # n = 1: no interval
+    assert rows["classic"]["verdict"] == "underpowered (n=3)"
     assert (tmp_path / "verdicts.txt").read_text().splitlines() == a.verdicts
-    assert "| baseline | 3 | 0.8100 | 0.0100 |" in (tmp_path / "summary.md").read_text()
+    assert (
+        "| baseline | 3 | 81.00 | [78.52, 83.48] | baseline |"
+        in (tmp_path / "summary.md").read_text()
+    )

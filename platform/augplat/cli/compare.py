@@ -34,8 +34,8 @@ def compare(
     baseline: str = typer.Option(
         None,
         "--baseline",
-        help="Strategy the others are tested against [default: baseline, i.e. --aug none on the "
-        "original data].",
+        help="Arm the others are tested against [default: the study's baseline arm with --study, "
+        "else baseline, i.e. --aug none on the original data].",
         show_default=False,
     ),
     out: Path = typer.Option(
@@ -43,6 +43,13 @@ def compare(
     ),
     alpha: float = typer.Option(0.05, "--alpha", min=0.0, max=1.0, help="Significance level."),
     run_name: str = typer.Option(None, "--run-name", help="MLflow run name."),
+    group_by: str = typer.Option(
+        None,
+        "--group-by",
+        help="Comma-separated settings that make an arm (e.g. aug,gan_prob); other settings are "
+        "pooled [default: every resolved setting except the seed and fold].",
+        show_default=False,
+    ),
     tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_URI_HELP),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
 ) -> None:
@@ -60,6 +67,7 @@ def compare(
         out=out,
         alpha=alpha,
         run_name=run_name,
+        group_by=tuple(k.strip() for k in group_by.split(",") if k.strip()) if group_by else None,
     )
     result = compare_runs(cfg, tracking_uri=tracking_uri)
     _print_result(result)
@@ -69,7 +77,6 @@ def _print_result(result) -> None:
     from augplat.compare.report import summary_markdown
 
     a = result.analysis
-    typer.echo(f"{a.metric} per strategy:")
     typer.echo(summary_markdown(a))
     for line in a.verdicts + a.notes:
         typer.echo(line)

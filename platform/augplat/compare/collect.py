@@ -12,17 +12,17 @@ explicit run ids; the children of a study's parent run (the newest parent tagged
 run of an experiment. Gathered runs without the metric (pruned or val-only study trials) are
 left out and counted; an explicit run without it is an error.
 
-A run's strategy (:func:`base_strategy`): its ``augplat.strategy`` tag when it has one
-(ensembles do); else ``expanded`` when it trained on a dataset made by ``augplat expand``
-(``--data <expanded>``, known from the expand run's digest tags or the run's logged manifest,
-or ``--train-on expanded``); else ``synthetic`` / ``united`` for those ``train_on`` modes; else
-from its ``aug`` param: ``none`` → ``baseline``, ``classic``, ``gan``, ``both`` →
-``gan+classic``. Within a strategy, settings that differ between runs are added to the label
-(:func:`label_strategies`): ``gan p=0.5`` / ``gan p=0.25`` when several ``gan_prob`` values
-occur, the GAN method likewise, ``expanded+classic`` for the augmentation on top of an expanded
-dataset, ``ensemble vote`` for the rule, ``classic test=both`` for a test-time mode. Runs made
-by ``--seeds`` (tag ``augplat.seed_group``) group like any other runs; two groups of one
-strategy that reuse seeds get their group id added.
+A run's arm (:func:`base_strategy`): a study cell's ``augplat.arm`` tag; else its
+``augplat.strategy`` tag (ensembles); else ``expanded`` when it trained on a dataset made by
+``augplat expand`` (known from the expand run's digest tags or the run's logged manifest, or
+``--train-on expanded``); else ``synthetic`` / ``united``; else from its ``aug`` param:
+``none`` → ``baseline``, ``classic``, ``gan``, ``both`` → ``gan+classic``. An arm is every
+resolved setting except the seed (and fold): runs of one strategy that differ in any other
+setting (lr, generator, gan_prob, test mode, ...) get the differing settings in their labels
+(:func:`label_strategies`), so they are never pooled; ``group_by`` lets a user choose the
+settings instead. Runs of different datasets (digest after lineage) or test views are never
+pooled or paired: each is a table of its own in the analysis. A study cell counted twice (a
+rerun of the same ``augplat.cell``) is counted once.
 """
 
 from __future__ import annotations
@@ -38,27 +38,54 @@ from augplat.errors import UserError
 KINDS = ("train", "ensemble")
 DEFAULT_EXPERIMENT = "augplat"
 AUG_STRATEGY = {"none": "baseline", "classic": "classic", "gan": "gan", "both": "gan+classic"}
-GAN_DETAILS = (("gan_method", "augplat.gan_method"), ("gan_prob", ""))
-AUG_DETAIL = (("aug", "augplat.aug"),)
-# Settings that split a strategy when its runs differ in them: (param, tag) sources.
-DETAILS: dict[str, tuple[tuple[str, str], ...]] = {
-    "gan": GAN_DETAILS,
-    "gan+classic": GAN_DETAILS,
-    "expanded": AUG_DETAIL,
-    "synthetic": (*AUG_DETAIL, GAN_DETAILS[0]),
-    "united": (*AUG_DETAIL, GAN_DETAILS[0]),
-    "ensemble": (("rule", "augplat.rule"),),
+ARM_TAG, FRACTION_TAG = "augplat.arm", "augplat.fraction"
+# An arm is every resolved setting of a run except these: which seed or fold it is (what pairs
+# runs), where the data came from by name (the digest decides), and switches that change
+# bookkeeping or speed, not what is learned.
+NOT_IDENTITY = frozenset(
+    {
+        "seed",
+        "fold",
+        "folds",
+        "data",
+        "expanded",
+        "run_name",
+        "experiment",
+        "device",
+        "amp",
+        "channels_last",
+        "compile",
+        "eval_batch_size",
+        "tsne",
+        "log_model",
+        "log_checkpoints",
+        "checkpoint_interval",
+        "test_eval",
+        "members",
+        "member_models",
+        "num_members",
+    }
+)
+# How a setting reads in a label; any other reads " key=value".
+_LABEL_FORMAT = {
+    "gan_prob": " p={}",
+    "gan_method": " {}",
+    "rule": " {}",
+    "test_mode": " test={}",
+    "ccl_lambda": " ccl={}",
 }
-# ... and these split every derived strategy (a test-time mode changes what the test measures).
-# The contrastive-center loss changes what is trained, whatever the augmentation.
-COMMON_DETAILS = (("test_mode", "augplat.test_mode"), ("ccl_lambda", ""))
 # Runs from before a setting existed.
 DEFAULTS = {"test_mode": "regular", "train_on": "original", "ccl_lambda": "0.0"}
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run as the comparison sees it."""
+    """One run as the comparison sees it.
+
+    ``dataset`` is the digest of the data whose val/test it was measured on (the source of an
+    expanded dataset); ``view`` the test view (``test_mode``); runs of different datasets or
+    views are never pooled or paired. ``key`` pairs runs across arms (seed, and fold if any).
+    """
 
     run_id: str
     run_name: str
@@ -67,7 +94,19 @@ class RunRecord:
     seed: int | None
     value: float
     metrics: dict[str, float]
-    dataset: str  # digest of the original data (the source of an expanded dataset)
+    dataset: str
+    view: str = "regular"
+    key: str | None = None
+    fraction: float | None = None
+    n_train: int | None = None
+    data_name: str = ""
+
+    @property
+    def pair_key(self) -> str | None:
+        """What pairs this run with other arms' runs: its key, else its seed."""
+        if self.key is not None:
+            return self.key
+        return None if self.seed is None else str(self.seed)
 
 
 @dataclass
@@ -77,9 +116,10 @@ class Collection:
     records: list[RunRecord]
     skipped: list[str] = field(default_factory=list)
     experiment_id: str = ""
+    study_tags: dict[str, str] = field(default_factory=dict)
 
 
-def _value(tags: Mapping[str, str], params: Mapping[str, str], param: str, tag: str) -> str:
+def _value(tags: Mapping[str, str], params: Mapping[str, str], param: str, tag: str = "") -> str:
     found = params.get(param) or (tags.get(tag) if tag else None)
     return found or DEFAULTS.get(param, "?")
 
@@ -92,6 +132,8 @@ def base_strategy(tags: Mapping[str, str], params: Mapping[str, str], expanded: 
         params: The run's params.
         expanded: Its dataset was made by ``augplat expand`` (``--data <expanded>``).
     """
+    if tags.get(ARM_TAG):
+        return tags[ARM_TAG]
     if tags.get("augplat.strategy"):
         return tags["augplat.strategy"]
     if tags.get("augplat.kind") == "ensemble":
@@ -108,45 +150,81 @@ def base_strategy(tags: Mapping[str, str], params: Mapping[str, str], expanded: 
 def _detail(key: str, value: str) -> str:
     if key == "aug":
         return "" if value == "none" else f"+{value}"
-    if key == "gan_prob":
-        return f" p={value}"
-    if key == "test_mode":
-        return "" if value == "regular" else f" test={value}"
-    if key == "ccl_lambda":
-        return "" if float(value) == 0 else f" ccl={value}"
-    return f" {value}"
+    if key == "test_mode" and value == "regular":
+        return ""
+    if key == "ccl_lambda" and float(value) == 0:
+        return ""
+    return _LABEL_FORMAT.get(key, f" {key}={{}}").format(value)
+
+
+def identity_keys(tags: Mapping[str, str], params: Mapping[str, str]) -> list[str]:
+    """The settings that make a run's arm: every resolved setting but :data:`NOT_IDENTITY`.
+
+    A training run's resolved settings are the TrainConfig fields it logged as params; an
+    ensemble's are its rule (its members differ per seed by design). A study cell is already
+    named by its ``augplat.arm`` tag.
+    """
+    if tags.get(ARM_TAG):
+        return []
+    if tags.get("augplat.kind") == "ensemble":
+        return ["rule"]
+    from augplat.config import TrainConfig
+
+    return [k for k in TrainConfig.model_fields if k not in NOT_IDENTITY and k in params] + [
+        k for k in DEFAULTS if k not in params
+    ]
 
 
 def label_strategies(
     runs: Sequence[tuple[str, Mapping[str, str], Mapping[str, str]]],
+    group_by: Sequence[str] | None = None,
 ) -> list[str]:
-    """Final strategy labels for ``(base, tags, params)`` per run, in order.
+    """Final arm labels for ``(base, tags, params)`` per run, in order.
 
-    A setting listed in :data:`DETAILS` (or :data:`COMMON_DETAILS`) joins the label only when
-    the runs of that base strategy differ in it; then, runs of different seed groups that
-    reuse a seed get the group id added, so pairing by seed stays one run per seed.
+    Within one base strategy, every identity setting (:func:`identity_keys`, or ``group_by``
+    when given: the user chooses what makes an arm) in which the runs differ joins the label,
+    so runs that differ in anything but the seed are never pooled. Then, runs of different
+    seed groups that reuse a seed get the group id added, so pairing stays one run per seed.
     """
     by_base: dict[str, list[int]] = defaultdict(list)
     for i, (base, _, _) in enumerate(runs):
         by_base[base].append(i)
     labels = [base for base, _, _ in runs]
-    for base, members in by_base.items():
-        for param, tag in DETAILS.get(base, ()) + COMMON_DETAILS:
-            values = {i: _value(runs[i][1], runs[i][2], param, tag) for i in members}
+    for members in by_base.values():
+        keys: dict[str, None] = {}
+        for i in members:
+            found = list(group_by) if group_by is not None else identity_keys(*runs[i][1:])
+            keys.update(dict.fromkeys(found))
+        for key in sorted(keys, key=lambda k: (k not in _LABEL_FORMAT, k)):
+            values = {i: _setting(runs[i][1], runs[i][2], key) for i in members}
             if len(set(values.values())) > 1:
                 for i in members:
-                    labels[i] += _detail(param, values[i])
+                    labels[i] += _detail(key, values[i])
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, label in enumerate(labels):
         by_label[label].append(i)
     for members in by_label.values():
-        seeds = [runs[i][2].get("seed") for i in members]
+        seeds = [_pair_key(runs[i][2]) for i in members]
         groups = {runs[i][1].get("augplat.seed_group") for i in members}
         if len(set(seeds)) < len(seeds) and len(groups) > 1:
             for i in members:
                 group = runs[i][1].get("augplat.seed_group")
                 labels[i] += f" [{group[:8]}]" if group else " [-]"
     return labels
+
+
+def _setting(tags: Mapping[str, str], params: Mapping[str, str], key: str) -> str:
+    """A setting's value: the param, else the ``augplat.<key>`` tag, else its default."""
+    return _value(tags, params, key, f"augplat.{key}")
+
+
+def _pair_key(params: Mapping[str, str]) -> str | None:
+    """Seed, and fold when the run has one: what pairs runs of different arms."""
+    seed = params.get("seed")
+    fold = params.get("fold")
+    if seed is None:
+        return None
+    return f"{seed}/fold{fold}" if fold not in (None, "", "None") else str(seed)
 
 
 def _search(mlflow_client, experiment_ids: list[str], filter_string: str = "") -> Iterator[Any]:
@@ -209,7 +287,8 @@ def _study_runs(mlflow_client, name: str, experiments: list[str]):
     children = _search(
         mlflow_client,
         [parent.info.experiment_id],
-        f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' AND attributes.status = 'FINISHED'",
+        f"tags.`mlflow.parentRunId` = '{parent.info.run_id}' AND attributes.status = 'FINISHED'"
+        " AND tags.`augplat.final` = 'true'",  # the final cells; trials never saw the test split
     )
     return [r for r in children if r.data.tags.get("augplat.kind") in KINDS], parent
 
@@ -291,13 +370,47 @@ def _check_metric(explicit: list, gathered: list, metric: str) -> list[str]:
     ]
 
 
-def _check_one_dataset(records: list[RunRecord]) -> None:
-    found = sorted({r.dataset for r in records})
-    if len(found) > 1:
-        raise UserError(
-            f"the runs come from {len(found)} different datasets (digests {', '.join(found)}): "
-            "a comparison needs one test set; pass run ids, --study or --experiment of one dataset"
-        )
+def _float(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "", "None") else None
+    except ValueError:
+        return None
+
+
+def _latest_per_cell(runs: list) -> tuple[list, list[str]]:
+    """One run per study cell (``augplat.cell``): a cell run twice is counted once, the newest."""
+    seen: dict[str, Any] = {}
+    kept, dropped = [], []
+    for run in runs:  # newest first
+        cell = run.data.tags.get("augplat.cell")
+        if cell is None:
+            kept.append(run)
+        elif cell in seen:
+            dropped.append(f"{run.info.run_id}: cell {cell} already counted")
+        else:
+            seen[cell] = run
+            kept.append(run)
+    return kept, dropped
+
+
+def _record(r, label: str, src: str | None, metric: str) -> RunRecord:
+    tags, params = r.data.tags, r.data.params
+    n_train = _float(params.get("num_train"))
+    return RunRecord(
+        run_id=r.info.run_id,
+        run_name=r.info.run_name or "",
+        experiment_id=r.info.experiment_id,
+        strategy=label,
+        seed=_seed(params),
+        value=float(r.data.metrics[metric]),
+        metrics=dict(r.data.metrics),
+        dataset=src or tags.get("augplat.dataset_digest") or "?",
+        view=_value(tags, params, "test_mode", "augplat.test_mode"),
+        key=_pair_key(params),
+        fraction=_float(tags.get(FRACTION_TAG)),
+        n_train=None if n_train is None else int(n_train),
+        data_name=tags.get("augplat.dataset") or params.get("data") or "",
+    )
 
 
 def collect(
@@ -306,8 +419,9 @@ def collect(
     study: str | None = None,
     experiment: str | None = None,
     metric: str = "test_top1",
+    group_by: Sequence[str] | None = None,
 ) -> Collection:
-    """The finished runs to compare, each with its strategy label, seed and metric value.
+    """The finished runs to compare, each with its arm label, pair key and metric value.
 
     Args:
         mlflow_client: An ``MlflowClient`` (from :func:`augplat.tracking.client`).
@@ -316,26 +430,29 @@ def collect(
         experiment: Take every finished train/ensemble run of this experiment. Nothing given at
             all means the ``augplat`` experiment.
         metric: The metric to compare.
+        group_by: Settings that make an arm (default: every resolved setting but the seed).
 
     Raises:
-        UserError: Unknown run, study, experiment or metric; no runs; runs of several datasets.
+        UserError: Unknown run, study, experiment or metric; no runs.
     """
     experiments = _all_experiments(mlflow_client)
     explicit = [_get_run(mlflow_client, run_id) for run_id in dict.fromkeys(run_ids)]
     gathered, home = [], explicit[0].info.experiment_id if explicit else ""
+    study_tags: dict[str, str] = {}
     if study:
         runs, parent = _study_runs(mlflow_client, study, experiments)
         gathered, home = gathered + runs, parent.info.experiment_id
+        study_tags = dict(parent.data.tags)
     if experiment or not (run_ids or study):
         runs, exp = _experiment_runs(mlflow_client, experiment or DEFAULT_EXPERIMENT)
         gathered, home = gathered + runs, exp.experiment_id
     named = {r.info.run_id for r in explicit}
     unique = {r.info.run_id: r for r in gathered}
-    gathered = [r for run_id, r in unique.items() if run_id not in named]
+    gathered, twice = _latest_per_cell([r for rid, r in unique.items() if rid not in named])
     if not explicit and not gathered:
         where = f"study '{study}'" if study else f"experiment '{experiment or DEFAULT_EXPERIMENT}'"
         raise UserError(f"no finished train or ensemble runs found in {where}")
-    skipped = _check_metric(explicit, gathered, metric)
+    skipped = _check_metric(explicit, gathered, metric) + twice
     runs = explicit + [r for r in gathered if metric in r.data.metrics]
     lineage = _Lineage(mlflow_client, experiments)
     sources = [lineage.source_of(r) for r in runs]
@@ -344,20 +461,9 @@ def collect(
         for r, src in zip(runs, sources, strict=True)
     ]
     labels = label_strategies(
-        [(b, r.data.tags, r.data.params) for b, r in zip(bases, runs, strict=True)]
+        [(b, r.data.tags, r.data.params) for b, r in zip(bases, runs, strict=True)], group_by
     )
     records = [
-        RunRecord(
-            run_id=r.info.run_id,
-            run_name=r.info.run_name or "",
-            experiment_id=r.info.experiment_id,
-            strategy=label,
-            seed=_seed(r.data.params),
-            value=float(r.data.metrics[metric]),
-            metrics=dict(r.data.metrics),
-            dataset=src or r.data.tags.get("augplat.dataset_digest") or "?",
-        )
-        for r, label, src in zip(runs, labels, sources, strict=True)
+        _record(r, label, src, metric) for r, label, src in zip(runs, labels, sources, strict=True)
     ]
-    _check_one_dataset(records)
-    return Collection(records, skipped, home)
+    return Collection(records, skipped, home, study_tags)

@@ -1,14 +1,14 @@
-"""Turn collected runs into a comparison: per-strategy statistics, tests, verdicts and files.
+"""Comparison files and text: the verdict table per dataset, tests, per-class deltas, plots.
 
 How to use::
 
-    analysis = analyse(found.records, metric="test_top1", baseline="baseline")
+    analysis = analyse(found.records, metric="test_top1", baseline="classic")
     paths = write_report(analysis, Path("comparison"))   # tables (md + csv), plot, verdicts
-    print(summary_markdown(analysis)); print("\\n".join(analysis.verdicts))
+    print(verdict_markdown(analysis))                    # what the CLI and the study print
 
-Files: ``summary.{md,csv}`` (n, mean, std, CI per strategy), ``tests.{md,csv}`` (each strategy
-against the baseline), ``per_class.{md,csv}`` (mean per-class test accuracy per strategy and the
-change against the baseline, in points), ``runs.csv``, ``verdicts.txt``, ``comparison.png`` and
+Files: ``summary.{md,csv}`` (per table and arm: n, mean, 95% CI, difference vs baseline with
+its t and bootstrap intervals, raw and Holm-adjusted p, the word), ``tests.{md,csv}`` (every
+test statistic), ``per_class.{md,csv}``, ``runs.csv``, ``verdicts.txt``, ``comparison.png`` and
 ``report.md`` with all of it.
 """
 
@@ -17,142 +17,19 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from augplat.compare.collect import RunRecord
-from augplat.compare.stats import BaselineTest, Summary, compare_to_baseline, summarize
-from augplat.errors import UserError
+from augplat.compare.analysis import (  # re-exported: the report's vocabulary
+    Analysis,
+    Table,
+    analyse,
+    format_diff,
+    is_fraction,
+)
 
-CLASS_PREFIX = "test_acc_"
-
-
-@dataclass
-class Analysis:
-    """Everything a comparison reports, computed from the runs alone."""
-
-    metric: str
-    baseline: str | None
-    groups: dict[str, list[RunRecord]]
-    summaries: dict[str, Summary]
-    tests: dict[str, BaselineTest]
-    verdicts: list[str]
-    per_class: list[dict[str, Any]] = field(default_factory=list)
-    alpha: float = 0.05
-    notes: list[str] = field(default_factory=list)
-
-
-def is_fraction(metric: str) -> bool:
-    """Accuracy-like metrics in [0, 1], whose differences read as percentage points."""
-    return re.search(r"top\d|acc|f1", metric) is not None
-
-
-def format_diff(diff: float, metric: str) -> str:
-    """``+2.31 points test_top1`` for fractions, ``-0.0123 test_loss`` otherwise."""
-    if is_fraction(metric):
-        return f"{diff * 100:+.2f} points {metric}"
-    return f"{diff:+.4g} {metric}"
-
-
-def verdict(strategy: str, baseline: str, metric: str, test: BaselineTest, alpha: float) -> str:
-    """One line: the change against the baseline, its p value and test, and the conclusion."""
-    head = f"{strategy} vs {baseline}: {format_diff(test.diff, metric)}"
-    if test.method is None:
-        return f"{head}: {test.note}"
-    n = f"n={test.n}" if test.method.startswith("paired") else f"n={test.n} vs {test.n_baseline}"
-    word = "significant" if test.significant(alpha) else "not significant"
-    return f"{head}, p={test.p_value:.3g} ({test.method}, {n}): {word} at {alpha:g}"
-
-
-def _natural(text: str) -> list:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
-
-
-def _order(labels, baseline: str | None) -> list[str]:
-    rest = sorted((label for label in labels if label != baseline), key=_natural)
-    return ([baseline] if baseline in labels else []) + rest
-
-
-def _per_class(groups: dict[str, list[RunRecord]], baseline: str | None) -> list[dict[str, Any]]:
-    """Per class: each strategy's mean test accuracy and its change against the baseline."""
-    import statistics
-
-    keys = sorted({k for runs in groups.values() for r in runs for k in r.metrics}, key=_natural)
-    rows = []
-    for key in (k for k in keys if k.startswith(CLASS_PREFIX)):
-        row: dict[str, Any] = {"class": key.removeprefix(CLASS_PREFIX)}
-        for label, runs in groups.items():
-            values = [r.metrics[key] for r in runs if key in r.metrics]
-            row[label] = statistics.fmean(values) if values else math.nan
-        if baseline is not None:
-            for label in groups:
-                if label != baseline:
-                    row[f"delta {label} (points)"] = (row[label] - row[baseline]) * 100
-        rows.append(row)
-    return rows
-
-
-def _baseline(groups: dict[str, list[RunRecord]], baseline: str, explicit: bool) -> str | None:
-    if baseline not in groups:
-        if explicit:
-            known = ", ".join(groups)
-            raise UserError(f"no runs of baseline strategy '{baseline}' (strategies: {known})")
-        return None
-    if len(groups[baseline]) < 2:
-        raise UserError(
-            f"baseline '{baseline}' has {len(groups[baseline])} run; a confidence interval and a "
-            "test need at least 2 (train it with more seeds, e.g. --seed 1)"
-        )
-    return baseline
-
-
-def analyse(
-    records: Sequence[RunRecord],
-    metric: str,
-    baseline: str = "baseline",
-    explicit_baseline: bool = False,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
-) -> Analysis:
-    """Group runs by strategy, summarise each, and test each against the baseline.
-
-    Args:
-        records: The runs (from :func:`augplat.compare.collect.collect`).
-        metric: The metric their ``value`` holds.
-        baseline: The strategy the others are tested against.
-        explicit_baseline: The user named ``baseline``: its absence is an error (otherwise the
-            comparison just has no tests).
-        alpha: Significance level of the verdicts.
-        confidence: Level of the confidence intervals.
-
-    Raises:
-        UserError: The baseline has fewer than 2 runs, or a named baseline has none.
-    """
-    if not records:
-        raise UserError("no runs to compare")
-    by_label: dict[str, list[RunRecord]] = {}
-    for record in records:
-        by_label.setdefault(record.strategy, []).append(record)
-    base = _baseline(by_label, baseline, explicit_baseline)
-    groups = {label: by_label[label] for label in _order(by_label, base)}
-    summaries = {
-        label: summarize([r.value for r in runs], confidence) for label, runs in groups.items()
-    }
-    tests, verdicts, notes = {}, [], []
-    if base is None:
-        notes.append(f"no '{baseline}' runs (aug none on the original data): no tests")
-    else:
-        reference = [(r.seed, r.value) for r in groups[base]]
-        for label, runs in groups.items():
-            if label != base:
-                tests[label] = compare_to_baseline([(r.seed, r.value) for r in runs], reference)
-                verdicts.append(verdict(label, base, metric, tests[label], alpha))
-    return Analysis(
-        metric, base, groups, summaries, tests, verdicts, _per_class(groups, base), alpha, notes
-    )
+__all__ = ["Analysis", "analyse", "format_diff", "verdict_markdown", "write_report"]
 
 
 def _cell(value: Any, spec: str = ".4f") -> str:
@@ -195,20 +72,58 @@ def csv_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return buffer.getvalue()
 
 
-def summary_table(a: Analysis) -> tuple[list[str], list[list[Any]]]:
-    """Per strategy: n, mean, std and the CI bounds of the metric."""
-    level = round(next(iter(a.summaries.values())).confidence * 100)
-    header = ["strategy", "n", "mean", "std", f"ci{level}_low", f"ci{level}_high"]
-    rows = [[k, s.n, s.mean, s.std, s.ci_low, s.ci_high] for k, s in a.summaries.items()]
+def _pct(value: float, metric: str) -> float:
+    return value * 100 if is_fraction(metric) and not math.isnan(value) else value
+
+
+def verdict_rows(a: Analysis, table: Table) -> tuple[list[str], list[list[Any]]]:
+    """Per arm of one table: n, mean, CI, difference vs baseline with CIs, p, Holm p, word."""
+    unit = " (points)" if is_fraction(a.metric) else ""
+    header = [
+        "arm",
+        "n",
+        f"mean{unit}",
+        f"ci95{unit}",
+        f"diff vs {table.baseline or '—'}{unit}",
+        f"diff ci95{unit}",
+        f"bootstrap ci95{unit}",
+        "p",
+        "holm_p",
+        "verdict",
+    ]
+    rows = []
+    for label, s in table.summaries.items():
+        test = table.tests.get(label)
+        row = [label, s.n, _pct(s.mean, a.metric), _interval(s.ci_low, s.ci_high, a.metric)]
+        if test is None:
+            row += ["baseline" if label == table.baseline else "", "", "", math.nan, math.nan]
+            row.append("baseline" if label == table.baseline else "")
+        else:
+            row += [
+                _pct(test.diff, a.metric),
+                _interval(test.ci_low, test.ci_high, a.metric),
+                _interval(test.boot_low, test.boot_high, a.metric),
+                test.p_value,
+                table.adjusted.get(label, math.nan),
+                table.words.get(label, ""),
+            ]
+        rows.append(row)
     return header, rows
 
 
-def tests_table(a: Analysis) -> tuple[list[str], list[list[Any]]]:
-    """Per strategy against the baseline: test, sizes, difference, t, p values, conclusion."""
-    header = ["strategy", "test", "n", "n_baseline", "diff", "t", "p", "wilcoxon_p"]
-    header += [f"significant_{a.alpha:g}", "note"]
+def _interval(low: float, high: float, metric: str) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return "—"
+    return f"[{_pct(low, metric):.2f}, {_pct(high, metric):.2f}]"
+
+
+def tests_rows(a: Analysis) -> tuple[list[str], list[list[Any]]]:
+    """Every test of every table: method, sizes, difference, t, p values, the word, notes."""
+    header = ["table", "arm", "test", "n", "n_baseline", "diff", "t", "p", "p_t"]
+    header += ["sign_flip_p", "holm_p", "verdict", "note"]
     rows = [
         [
+            table.title,
             label,
             t.method or "none",
             t.n,
@@ -216,70 +131,94 @@ def tests_table(a: Analysis) -> tuple[list[str], list[list[Any]]]:
             t.diff,
             t.statistic,
             t.p_value,
-            math.nan if t.wilcoxon_p is None else t.wilcoxon_p,
-            "yes" if t.significant(a.alpha) else "no",
+            t.p_t,
+            math.nan if t.sign_flip_p is None else t.sign_flip_p,
+            table.adjusted.get(label, math.nan),
+            table.words.get(label, ""),
             t.note,
         ]
-        for label, t in a.tests.items()
+        for table in a.tables
+        for label, t in table.tests.items()
     ]
     return header, rows
 
 
-def per_class_table(a: Analysis) -> tuple[list[str], list[list[Any]]]:
-    """Per class: mean test accuracy per strategy, then deltas (points) against the baseline."""
-    if not a.per_class:
+def per_class_rows(table: Table) -> tuple[list[str], list[list[Any]]]:
+    """Per class: mean test accuracy per arm, then deltas (points) against the baseline."""
+    if not table.per_class:
         return ["class"], []
-    header = list(a.per_class[0])
-    return header, [[row[k] for k in header] for row in a.per_class]
+    header = list(table.per_class[0])
+    return header, [[row[k] for k in header] for row in table.per_class]
 
 
-def runs_table(a: Analysis) -> tuple[list[str], list[list[Any]]]:
-    """Every compared run: id, name, strategy, seed and metric value."""
-    header = ["run_id", "run_name", "strategy", "seed", a.metric]
+def runs_rows(a: Analysis) -> tuple[list[str], list[list[Any]]]:
+    """Every compared run: table, id, name, arm, pair key and metric value."""
+    header = ["table", "run_id", "run_name", "arm", "seed", a.metric]
     rows = [
-        [r.run_id, r.run_name, label, "" if r.seed is None else r.seed, r.value]
-        for label, runs in a.groups.items()
+        [t.title, r.run_id, r.run_name, label, r.pair_key or "", r.value]
+        for t in a.tables
+        for label, runs in t.groups.items()
         for r in runs
     ]
     return header, rows
 
 
+def verdict_markdown(a: Analysis) -> str:
+    """One markdown verdict table per dataset and view, with its title and verdict lines."""
+    parts = []
+    for table in a.tables:
+        header, rows = verdict_rows(a, table)
+        parts.append(f"**{table.title}** — {a.metric}\n\n{markdown_table(header, rows)}")
+        parts += [f"- {line}" for line in table.notes]
+    return "\n".join(parts)
+
+
 def summary_markdown(a: Analysis) -> str:
-    """The summary table as markdown (what the CLI prints)."""
-    header, rows = summary_table(a)
-    return markdown_table(header, rows)
+    """The verdict tables (kept under this name for the CLI)."""
+    return verdict_markdown(a)
+
+
+def _write(out: Path, name: str, header, rows, written: list[Path]) -> str:
+    (out / f"{name}.csv").write_text(csv_table(header, rows), encoding="utf-8")
+    text = markdown_table(header, rows)
+    (out / f"{name}.md").write_text(text, encoding="utf-8")
+    written += [out / f"{name}.csv", out / f"{name}.md"]
+    return text
 
 
 def write_report(a: Analysis, out: Path) -> list[Path]:
-    """Write every table (markdown + CSV), the verdicts, the plot and ``report.md`` into ``out``."""
+    """Write the tables (markdown + CSV), the verdicts, the plot and ``report.md`` into ``out``."""
     from augplat import plots
 
     out.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "summary": summary_table(a),
-        "tests": tests_table(a),
-        "per_class": per_class_table(a),
-    }
-    written = []
-    sections = [f"# Comparison of {a.metric}\n"]
-    for name, (header, rows) in tables.items():
-        (out / f"{name}.csv").write_text(csv_table(header, rows), encoding="utf-8")
-        (out / f"{name}.md").write_text(markdown_table(header, rows), encoding="utf-8")
-        written += [out / f"{name}.csv", out / f"{name}.md"]
-        sections.append(f"## {name.replace('_', ' ')}\n\n{markdown_table(header, rows)}")
-    header, rows = runs_table(a)
+    written: list[Path] = []
+    sections = [f"# Comparison of {a.metric}\n", "".join(f"- {v}\n" for v in a.verdicts + a.notes)]
+    all_rows: list[list[Any]] = []
+    for table in a.tables:
+        header, rows = verdict_rows(a, table)
+        all_rows += [[table.title, *row] for row in rows]
+        sections.append(f"## {table.title}\n\n{markdown_table(header, rows)}")
+        pc_header, pc_rows = per_class_rows(table)
+        if pc_rows:
+            sections.append(f"### per class\n\n{markdown_table(pc_header, pc_rows)}")
+    if a.tables:
+        header, _ = verdict_rows(a, a.tables[0])
+        _write(out, "summary", ["table", *header], all_rows, written)
+    sections.append("## tests\n\n" + _write(out, "tests", *tests_rows(a), written))
+    pc_header, pc_rows = per_class_rows(a.main)
+    _write(out, "per_class", pc_header, pc_rows, written)
+    header, rows = runs_rows(a)
     (out / "runs.csv").write_text(csv_table(header, rows), encoding="utf-8")
-    lines = a.verdicts + a.notes
-    (out / "verdicts.txt").write_text("".join(f"{v}\n" for v in lines), encoding="utf-8")
-    sections.insert(1, "".join(f"- {v}\n" for v in lines))
+    (out / "verdicts.txt").write_text("".join(f"{v}\n" for v in a.verdicts + a.notes), "utf-8")
     (out / "report.md").write_text("\n".join(sections), encoding="utf-8")
+    main = a.main
     plots.strategy_comparison(
-        list(a.groups),
-        [[r.value for r in runs] for runs in a.groups.values()],
-        [(s.mean, s.ci_low, s.ci_high) for s in a.summaries.values()],
+        list(main.groups),
+        [[r.value for r in runs] for runs in main.groups.values()],
+        [(s.mean, s.ci_low, s.ci_high) for s in main.summaries.values()],
         out / "comparison.png",
         a.metric,
-        baseline=a.baseline,
+        baseline=main.baseline,
     )
     return [
         *written,

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from augplat.compare.analysis import Analysis, Table, analyse
 from augplat.compare.collect import collect
-from augplat.compare.report import Analysis, analyse, write_report
+from augplat.compare.report import write_report
 from augplat.errors import ConfigError
 
 DEFAULT_BASELINE = "baseline"
@@ -34,7 +35,8 @@ class CompareConfig:
         experiment: Also compare every finished train/ensemble run of this experiment (the
             ``augplat`` experiment when nothing else is given); the comparison is logged here.
         metric: The metric compared.
-        baseline: Strategy the others are tested against (default ``baseline``, optional then).
+        baseline: Arm the others are tested against (default: the study's baseline arm with
+            ``--study``, else ``baseline``; optional then).
         out: Directory for the files (default ``comparisons/<run-id>``).
         alpha: Significance level.
         run_name: MLflow run name of the comparison.
@@ -48,6 +50,7 @@ class CompareConfig:
     out: Path | None = None
     alpha: float = 0.05
     run_name: str | None = None
+    group_by: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -70,21 +73,45 @@ def _check_out(out: Path | None) -> None:
         raise ConfigError(f"--out {out}: a non-empty directory that is not a comparison")
 
 
+def table_suffix(table: Table, several: bool) -> str:
+    """``@0.25`` for a study fraction, ``@<view>`` for another test view, when tables differ."""
+    if not several:
+        return ""
+    suffix = f"@{table.fraction:g}" if table.fraction is not None else f"@{table.dataset[:8]}"
+    return suffix + ("" if table.view == "regular" else f"@{table.view}")
+
+
 def _metrics(a: Analysis) -> dict[str, float]:
-    """Per-strategy numbers as flat MLflow metrics (``<strategy>.mean``, ``.p`` ...)."""
+    """Per-arm numbers as flat MLflow metrics (``<arm>[@fraction].mean``, ``.p`` ...)."""
     import math
 
     from augplat.classify.report import metric_key
 
     values: dict[str, float] = {}
-    for label, s in a.summaries.items():
-        key = metric_key(label)
-        stats = {"n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low, "ci_high": s.ci_high}
-        values.update({f"{key}.{name}": v for name, v in stats.items()})
-        test = a.tests.get(label)
-        if test is not None:
-            values.update({f"{key}.diff": test.diff, f"{key}.p": test.p_value})
+    for table in a.tables:
+        suffix = table_suffix(table, len(a.tables) > 1)
+        for label, s in table.summaries.items():
+            key = metric_key(label + suffix)
+            stats = {"n": s.n, "mean": s.mean, "std": s.std, "ci_low": s.ci_low}
+            values.update(
+                {f"{key}.{name}": v for name, v in {**stats, "ci_high": s.ci_high}.items()}
+            )
+            test = table.tests.get(label)
+            if test is not None:
+                values.update({f"{key}.diff": test.diff, f"{key}.p": test.p_value})
+                values[f"{key}.holm_p"] = table.adjusted.get(label, math.nan)
     return {k: float(v) for k, v in values.items() if not math.isnan(float(v))}
+
+
+def verdict_tags(a: Analysis) -> dict[str, str]:
+    """``augplat.verdict.<arm>[@fraction]``: the word of each tested arm."""
+    tags = {}
+    for table in a.tables:
+        suffix = table_suffix(table, len(a.tables) > 1)
+        main = table is a.main
+        for label, text in table.words.items():
+            tags[f"augplat.verdict.{label}{'' if main else suffix}"] = text
+    return tags
 
 
 def _log(logger, cfg: CompareConfig, a: Analysis, skipped: list[str], out: Path) -> None:
@@ -95,13 +122,14 @@ def _log(logger, cfg: CompareConfig, a: Analysis, skipped: list[str], out: Path)
             "alpha": cfg.alpha,
             "study": cfg.study or "",
             "experiment": cfg.experiment or "",
-            "runs": [r.run_id for runs in a.groups.values() for r in runs],
-            "strategies": list(a.groups),
-            "num_runs": sum(len(runs) for runs in a.groups.values()),
+            "runs": [r.run_id for t in a.tables for runs in t.groups.values() for r in runs],
+            "arms": sorted({label for t in a.tables for label in t.groups}),
+            "num_runs": sum(len(runs) for t in a.tables for runs in t.groups.values()),
             "num_skipped": len(skipped),
         }
     )
     logger.log_metrics(_metrics(a))
+    logger.set_tags(verdict_tags(a))
     logger.log_artifact(out, "comparison")
 
 
@@ -120,11 +148,12 @@ def compare_runs(cfg: CompareConfig, *, tracking_uri: str | None = None) -> Comp
 
     _check_out(cfg.out)
     mlflow_client = tracking.client(tracking_uri)
-    found = collect(mlflow_client, cfg.run_ids, cfg.study, cfg.experiment, cfg.metric)
+    found = collect(mlflow_client, cfg.run_ids, cfg.study, cfg.experiment, cfg.metric, cfg.group_by)
+    study_baseline = found.study_tags.get("augplat.baseline")
     analysis = analyse(
         found.records,
         cfg.metric,
-        cfg.baseline or DEFAULT_BASELINE,
+        cfg.baseline or study_baseline or DEFAULT_BASELINE,
         explicit_baseline=cfg.baseline is not None,
         alpha=cfg.alpha,
     )
