@@ -63,6 +63,8 @@ class ClassicAugment:
     Args:
         policy: A name from :data:`POLICIES`, a ``{op: {param: value}}`` mapping, or a YAML file.
         strength: Multiplier on every magnitude (0 = identity, 1 = as written).
+        hflip: False drops the policy's ``hflip`` op: the dataset says a mirror changes the
+            label (digits), see :attr:`augplat.data.ImageDataset.hflip`.
 
     Attributes:
         policy: The validated policy, defaults filled in, before ``strength``.
@@ -70,13 +72,17 @@ class ClassicAugment:
         name: The policy's name, file path, or ``"custom"``.
     """
 
-    def __init__(self, policy: str | Mapping | Path = "default", strength: float = 1.0):
+    def __init__(
+        self, policy: str | Mapping | Path = "default", strength: float = 1.0, hflip: bool = True
+    ):
         if not is_number(strength) or strength < 0:
             raise ConfigError(f"augmentation strength must be a number >= 0, got {strength!r}")
         self.name = str(policy) if isinstance(policy, (str, Path)) else "custom"
         self.policy = load_policy(policy)
         self.strength = float(strength)
         self.ops = scale_policy(self.policy, self.strength)
+        if not hflip:
+            self.ops.pop("hflip", None)
 
     def __repr__(self) -> str:
         return f"ClassicAugment({self.name!r}, strength={self.strength}, ops={list(self.ops)})"

@@ -5,6 +5,8 @@ How to run::
     augplat data prepare digits --fraction 0.1          # embedded, no download
     augplat data prepare fer --csv ~/data/fer2013.csv   # or icml_face_data.csv, plain or .gz
     augplat data prepare folder ~/data/pets --size 64   # ImageFolder: ROOT/train/<class>/*.png ...
+    augplat data prepare folder ~/data/ckplus --group '^(S[0-9]+)_' --folds 10   # subject-aware
+    augplat data prepare folder ~/data/affectnet --labels labels.csv --train-split 0.8
     augplat data list
     augplat data show fer
 
@@ -29,6 +31,11 @@ app.add_typer(prepare_app, name="prepare")
 
 NAME_HELP = "Dataset name: letters, digits, '-', '_', '.'."
 SKIP_BAD_HELP = "Skip bad rows / unreadable images (counted in the manifest) instead of failing."
+DEDUPE_HELP = (
+    "Remove val/test images that duplicate (exactly or nearly) an image of an earlier split; "
+    "default: report them in the manifest only."
+)
+DUP_THRESHOLD_HELP = "Near-duplicate: dHash distance up to N bits of 64 (0 = identical hash)."
 
 
 class Channels(str, Enum):
@@ -61,7 +68,38 @@ def _print_prepared(ds) -> None:
     skipped = ds.skipped.get("count", 0)
     hint = f" (see `augplat data show {ds.name}`)" if skipped else ""
     console.print(f"  skipped {skipped} bad input(s){hint}")
+    for line in _check_lines(ds.manifest()):
+        console.print(f"  {line}")
     _record_in_project_run(ds)
+
+
+def _check_lines(manifest: dict) -> list[str]:
+    """One line each for hflip, folds, subject groups and duplicates of a manifest."""
+    lines = [f"hflip keeps labels: {'yes' if manifest.get('hflip', True) else 'no'}"]
+    if manifest.get("folds"):
+        lines.append(f"folds: {manifest['folds']} (fold 0 tests, fold 1 validates by default)")
+    groups = manifest.get("groups")
+    if groups:
+        per = ", ".join(f"{k} {v}" for k, v in groups["per_split"].items())
+        state = "disjoint across splits" if groups["disjoint"] else "CROSS splits"
+        lines.append(f"groups: {groups['count']} ({per}), {state}")
+    dup = manifest.get("duplicates")
+    if dup:
+        exact, near = dup["exact"], dup["near"]
+        scope = dup.get("scope", "splits")
+        lines.append(
+            f"duplicates: {exact['groups']} exact group(s), {exact['cross_groups']} across "
+            f"{scope}; {near['groups']} near group(s) (≤{dup['threshold']} bits), "
+            f"{near['cross_groups']} across {scope}"
+        )
+        if dup.get("removed"):
+            lines.append(f"dedupe: removed {dup['removed']} val/test image(s) with a twin")
+        elif near["leaking"]:
+            lines.append(
+                f"dedupe: report only, {near['leaking']} image(s) kept that repeat an earlier "
+                f"{scope[:-1]}'s (pass --dedupe to remove them)"
+            )
+    return lines
 
 
 def _record_in_project_run(ds) -> None:
@@ -79,18 +117,24 @@ def prepare_fer(
     csv: Path = typer.Option(..., "--csv", help="fer2013.csv or icml_face_data.csv (or .gz)."),
     name: str = typer.Option("fer", "--name", help=NAME_HELP),
     skip_bad: bool = typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP),
+    dedupe: bool = typer.Option(False, "--dedupe", help=DEDUPE_HELP),
+    dup_threshold: int = typer.Option(4, "--dup-threshold", min=0, max=32, help=DUP_THRESHOLD_HELP),
 ) -> None:
     """Parse a FER2013 CSV (48x48 grey faces, 7 emotions); Usage gives train/val/test."""
     from augplat.data import prepare_fer as run
 
     setup_logging()
-    _print_prepared(run(csv, name=name, skip_bad=skip_bad))
+    _print_prepared(
+        run(csv, name=name, skip_bad=skip_bad, dedupe=dedupe, dup_threshold=dup_threshold)
+    )
 
 
 @prepare_app.command("folder")
 def prepare_folder(
     root: Path = typer.Argument(
-        ..., help="ROOT/train/<class>/* (+ optional val/, test/) or ROOT/<class>/*."
+        ...,
+        help="ROOT/train/<class>/* (+ optional val/, test/), ROOT/<class>/*, or any files "
+        "with --labels.",
     ),
     name: str = typer.Option(
         None, "--name", help=f"{NAME_HELP} (default: ROOT's folder name)", show_default=False
@@ -99,28 +143,91 @@ def prepare_folder(
     channels: Channels = typer.Option(
         Channels.auto, "--channels", help="auto = 3 if any image has colour, else 1."
     ),
+    labels: Path = typer.Option(
+        None,
+        "--labels",
+        help="CSV of labels and file names (relative to ROOT) instead of class folders.",
+        show_default=False,
+    ),
+    label_col: str = typer.Option("label", "--label-col", help="Label column of --labels."),
+    filename_col: str = typer.Option(
+        "filename", "--filename-col", help="File-name column of --labels and --groups."
+    ),
+    train_split: float = typer.Option(
+        None,
+        "--train-split",
+        help="Share for train; the rest is halved between val and test "
+        "(unless one of their fractions is given).",
+        show_default=False,
+    ),
     val_fraction: float = typer.Option(
-        0.1, "--val-fraction", help="Share of each class carved for val when there is no val/."
+        None,
+        "--val-fraction",
+        help="Share of each class carved for val when there is no val/ [default: 0.1].",
+        show_default=False,
     ),
     test_fraction: float = typer.Option(
-        0.1, "--test-fraction", help="Share of each class carved for test when there is no test/."
+        None,
+        "--test-fraction",
+        help="Share of each class carved for test when there is no test/ [default: 0.1].",
+        show_default=False,
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the stratified split."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the stratified split and folds."),
+    group: str = typer.Option(
+        None,
+        "--group",
+        help="Subject of a file: first capture group of this regular "
+        "expression in its name; no subject crosses splits or folds.",
+        show_default=False,
+    ),
+    groups: Path = typer.Option(
+        None,
+        "--groups",
+        help="CSV of file names and subjects (instead of --group).",
+        show_default=False,
+    ),
+    group_col: str = typer.Option("group", "--group-col", help="Subject column of --groups."),
+    folds: int = typer.Option(
+        0,
+        "--folds",
+        help="Prepare K stratified (subject-aware with --group) folds for "
+        "`augplat train --fold I` / `--folds K`; 0 = one split.",
+    ),
+    hflip: bool = typer.Option(
+        True,
+        "--hflip/--no-hflip",
+        help="Whether a mirrored image keeps its label "
+        "(classic policies drop their flip when not).",
+    ),
+    dedupe: bool = typer.Option(False, "--dedupe", help=DEDUPE_HELP),
+    dup_threshold: int = typer.Option(4, "--dup-threshold", min=0, max=32, help=DUP_THRESHOLD_HELP),
     skip_bad: bool = typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP),
 ) -> None:
-    """Read an ImageFolder tree (png, jpg, jpeg, bmp, gif, webp; RGB or grey)."""
+    """Read an image folder: any format Pillow opens (TIFF, BMP, GIF, WebP, PGM, JPEG, PNG...)."""
     from augplat.data import prepare_folder as run
+    from augplat.data.folder import SplitPlan
+    from augplat.data.splits import resolve_fractions
 
     setup_logging()
+    val, test = resolve_fractions(train_split, val_fraction, test_fraction)
+    plan = SplitPlan(
+        val_fraction=val, test_fraction=test, seed=seed, group=group, groups_csv=groups,
+        group_col=group_col, folds=folds, dedupe=dedupe, dup_threshold=dup_threshold,
+    )  # fmt: skip
     ds = run(
         root,
         name=name,
         size=size,
         channels=channels.value,
-        val_fraction=val_fraction,
-        test_fraction=test_fraction,
+        val_fraction=val,
+        test_fraction=test,
         seed=seed,
         skip_bad=skip_bad,
+        labels=labels,
+        label_col=label_col,
+        filename_col=filename_col,
+        hflip=hflip,
+        plan=plan,
     )
     _print_prepared(ds)
 
@@ -203,5 +310,9 @@ def show(
     if skipped.get("count"):
         for example in skipped.get("examples", []):
             console.print(f"  {example}")
+    for line in _check_lines(m):
+        console.print(line)
+    for example in m.get("duplicates", {}).get("near", {}).get("examples", [])[:5]:
+        console.print(f"  twins: {' = '.join(example)}")
     plot = Path(m["path"]) / DISTRIBUTION_PLOT
     console.print(f"distribution plot: {plot if plot.is_file() else '(missing)'}")

@@ -25,6 +25,8 @@ SPLITS = ("train", "val", "test")
 SPLIT_CODES = {name: code for code, name in enumerate(SPLITS)}
 MANIFEST = "manifest.json"
 _ARRAYS = ("images", "labels", "split")
+FOLDS_FILE = "folds.npy"
+CHECK_KEYS = ("groups", "duplicates")  # manifest entries a reader's checks write
 
 
 @dataclass
@@ -39,6 +41,11 @@ class ImageDataset:
         name: Dataset name in the data home (``fer``, ``digits``, ...).
         source: How it was made: reader kind, input path, input sha256, reader options.
         skipped: Bad inputs skipped with ``--skip-bad``: ``{"count": n, "examples": [...]}``.
+        hflip: Whether a horizontal mirror keeps an image's label (faces yes, digits no);
+            classic policies drop their ``hflip`` op when it is False.
+        folds: Optional int8 fold index per image (``--folds K``); :meth:`fold_view` turns one
+            fold into the test split, the next into val.
+        checks: Manifest entries written by the readers' checks (``groups``, ``duplicates``).
     """
 
     images: np.ndarray
@@ -48,11 +55,16 @@ class ImageDataset:
     name: str
     source: dict[str, Any] = field(default_factory=dict)
     skipped: dict[str, Any] = field(default_factory=lambda: {"count": 0, "examples": []})
+    hflip: bool = True
+    folds: np.ndarray | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.images = np.ascontiguousarray(self.images, dtype=np.uint8)
         self.labels = np.asarray(self.labels, dtype=np.int64)
         self.split = np.asarray(self.split, dtype=np.int8)
+        if self.folds is not None:
+            self.folds = np.asarray(self.folds, dtype=np.int8)
         self.classes = [str(c) for c in self.classes]
         self._validate()
 
@@ -66,6 +78,44 @@ class ImageDataset:
             raise ValueError("labels out of range of classes")
         if n and not np.isin(self.split, list(SPLIT_CODES.values())).all():
             raise ValueError("split codes must be 0 (train), 1 (val) or 2 (test)")
+        if self.folds is not None and self.folds.shape != (n,):
+            raise ValueError("folds must have one entry per image")
+
+    @property
+    def num_folds(self) -> int:
+        """Number of prepared folds (0 when the dataset has none)."""
+        return int(self.folds.max()) + 1 if self.folds is not None and len(self.folds) else 0
+
+    def fold_view(self, fold: int) -> ImageDataset:
+        """The same images split for fold ``fold``: it tests, the next fold validates.
+
+        Raises:
+            DataError: The dataset was prepared without ``--folds`` or ``fold`` is out of range.
+        """
+        from augplat.data.splits import fold_split
+
+        if not self.num_folds:
+            raise DataError(
+                f"dataset '{self.name}' has no folds: prepare it with --folds K to use --fold"
+            )
+        if not 0 <= fold < self.num_folds:
+            raise DataError(
+                f"dataset '{self.name}' has folds 0..{self.num_folds - 1}, got --fold {fold}"
+            )
+        return ImageDataset(
+            images=self.images, labels=self.labels, split=fold_split(self.folds, fold),
+            classes=self.classes, name=self.name, source=self.source, skipped=self.skipped,
+            hflip=self.hflip, folds=self.folds, checks={**self.checks, "fold": fold},
+        )  # fmt: skip
+
+    def subset(self, keep: np.ndarray) -> ImageDataset:
+        """A copy holding only the images where the boolean mask ``keep`` is True."""
+        return ImageDataset(
+            images=self.images[keep], labels=self.labels[keep], split=self.split[keep],
+            classes=self.classes, name=self.name, source=self.source, skipped=self.skipped,
+            hflip=self.hflip, checks=self.checks,
+            folds=None if self.folds is None else self.folds[keep],
+        )  # fmt: skip
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -121,6 +171,9 @@ class ImageDataset:
             "source": self.source,
             "counts": self.counts(),
             "skipped": self.skipped,
+            "hflip": self.hflip,
+            "folds": self.num_folds,
+            **self.checks,
             "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "augplat_version": __version__,
         }
@@ -137,6 +190,8 @@ class ImageDataset:
         with atomic_dir(directory, overwrite=overwrite) as tmp:
             for key in _ARRAYS:
                 np.save(tmp / f"{key}.npy", getattr(self, key), allow_pickle=False)
+            if self.folds is not None:
+                np.save(tmp / FOLDS_FILE, self.folds, allow_pickle=False)
             (tmp / MANIFEST).write_text(json.dumps(self.manifest(), indent=2), encoding="utf-8")
             if extra_files is not None:
                 extra_files(tmp)
@@ -151,12 +206,18 @@ class ImageDataset:
             raise DataError(f"{directory}: not a prepared augplat dataset (no {MANIFEST})")
         meta = json.loads(manifest_path.read_text(encoding="utf-8"))
         arrays = {k: np.load(directory / f"{k}.npy", allow_pickle=False) for k in _ARRAYS}
+        folds = directory / FOLDS_FILE
+        source = meta.get("source", {})
         ds = cls(
             **arrays,
             classes=meta["classes"],
             name=meta["name"],
-            source=meta.get("source", {}),
+            source=source,
             skipped=meta.get("skipped", {"count": 0, "examples": []}),
+            # Datasets prepared before the flag existed: only digits change meaning when mirrored.
+            hflip=bool(meta.get("hflip", source.get("reader") != "digits")),
+            folds=np.load(folds, allow_pickle=False) if folds.is_file() else None,
+            checks={k: meta[k] for k in CHECK_KEYS if k in meta},
         )
         ds._digest = meta["digest"]  # trust the recorded digest: hashing 80 MB per load is waste
         return ds

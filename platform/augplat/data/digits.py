@@ -71,6 +71,7 @@ def read_digits(
         split=split[keep],
         classes=list(DIGIT_CLASSES),
         name=name,
+        hflip=False,  # a mirrored 2, 3, 4, 5, 7 or 9 is not that digit
         source={
             "reader": "digits",
             "path": SOURCE,

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from augplat.data.dataset import MANIFEST, ImageDataset
+from augplat.data.duplicates import DEFAULT_THRESHOLD as DUP_THRESHOLD
 from augplat.errors import DataError, UserError
 from augplat.fsutil import atomic_path
 from augplat.home import cache_dir, datasets_dir
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 DISTRIBUTION_PLOT = "distribution.png"
 # Bump when a reader's output changes for the same input, so old cache entries are ignored.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the duplicates report is cached with the parse
 BUILTIN = "digits"
 FER_HOWTO = (
     "dataset 'fer' is not prepared: download FER2013 (fer2013.csv or icml_face_data.csv, e.g. "
@@ -47,6 +48,24 @@ def check_name(name: str) -> str:
 def dataset_dir(name: str) -> Path:
     """Directory of the prepared dataset ``name`` in the data home (it may not exist)."""
     return datasets_dir() / check_name(name)
+
+
+def check_classification(ds: ImageDataset) -> ImageDataset:
+    """``ds`` when a classifier can learn from it: two or more classes with train images.
+
+    Why: one class trains to top1 = 1.0 and proves nothing. Checked when a classifier trains,
+    not when a dataset is prepared: a one-class set is a fine CycleGAN domain (``--data-b``).
+    """
+    import numpy as np
+
+    train = np.unique(ds.labels[ds.indices("train")])
+    if len(train) < 2:
+        found = ", ".join(repr(ds.classes[i]) for i in train) or "none"
+        raise DataError(
+            f"dataset '{ds.name}' has train images of {len(train)} class(es) ({found}): a "
+            "classifier needs at least two classes with train images"
+        )
+    return ds
 
 
 def save_dataset(ds: ImageDataset) -> Path:
@@ -139,7 +158,8 @@ def cached_fer(csv: str | Path, skip_bad: bool = False) -> ImageDataset:
         ds = _load_cached(_cache_entry({"reader": "fer", "sha256": sha, "skip_bad": skip_bad}))
         if ds is not None:
             return ds
-    ds = read_fer(path, skip_bad=skip_bad, sha256=sha)
+    # The duplicate report (seconds on FER2013) is cached with the parse (a reload stays fast).
+    ds = check_duplicates(read_fer(path, skip_bad=skip_bad, sha256=sha))
     sha = ds.source["sha256"]
     entry = _cache_entry({"reader": "fer", "sha256": sha, "skip_bad": skip_bad})
     if not (entry / MANIFEST).is_file():
@@ -148,13 +168,22 @@ def cached_fer(csv: str | Path, skip_bad: bool = False) -> ImageDataset:
     return ds
 
 
-def prepare_fer(csv: str | Path, name: str = "fer", skip_bad: bool = False) -> ImageDataset:
+def prepare_fer(
+    csv: str | Path,
+    name: str = "fer",
+    skip_bad: bool = False,
+    dedupe: bool = False,
+    dup_threshold: int | None = None,
+) -> ImageDataset:
     """Parse a FER2013 CSV (either form, plain or gzip) and save it as ``name``.
 
     Args:
         csv: Path to ``fer2013.csv`` or ``icml_face_data.csv`` (``.gz`` works too).
         name: Dataset name in the data home.
         skip_bad: Skip malformed rows (counted in the manifest) instead of failing.
+        dedupe: Remove val/test images that duplicate an earlier split's (see
+            :func:`check_duplicates`); duplicates are always reported in the manifest.
+        dup_threshold: Hamming distance of a near-duplicate (default 4 of 64 bits).
 
     Returns:
         The saved dataset.
@@ -164,6 +193,9 @@ def prepare_fer(csv: str | Path, name: str = "fer", skip_bad: bool = False) -> I
     # The cache is keyed by content: the same bytes may come from another path or name.
     ds.name = name
     ds.source = {**ds.source, "path": str(Path(csv).expanduser().resolve())}
+    cached_report = ds.checks.get("duplicates", {})
+    if dedupe or cached_report.get("threshold") != (dup_threshold or DUP_THRESHOLD):
+        ds = check_duplicates(ds, dedupe, dup_threshold)
     save_dataset(ds)
     return ds
 
@@ -177,10 +209,12 @@ def prepare_folder(
     test_fraction: float = 0.1,
     seed: int = 0,
     skip_bad: bool = False,
+    **options: Any,
 ) -> ImageDataset:
-    """Read an ImageFolder tree and save it as ``name`` (default: the folder's name).
+    """Read an image folder and save it as ``name`` (default: the folder's name).
 
-    See :func:`augplat.data.folder.read_folder` for the layouts and options.
+    See :func:`augplat.data.folder.read_folder` for the layouts and the keyword ``options``
+    (``labels``, ``label_col``, ``filename_col``, ``hflip``, ``plan``).
     """
     from augplat.data.folder import read_folder
 
@@ -190,8 +224,26 @@ def prepare_folder(
         if not NAME_PATTERN.fullmatch(name):
             raise UserError(f"folder name {name!r} is not a valid dataset name: pass --name NAME")
     check_name(name)
-    ds = read_folder(root, size, channels, val_fraction, test_fraction, seed, skip_bad, name)
+    ds = read_folder(
+        root, size, channels, val_fraction, test_fraction, seed, skip_bad, name, **options
+    )
     save_dataset(ds)
+    return ds
+
+
+def check_duplicates(ds: ImageDataset, dedupe: bool = False, threshold: int | None = None):
+    """Record exact and near-duplicates within and across splits in ``ds.checks``; with
+    ``dedupe``, return a copy without the val/test images that repeat an earlier split's."""
+    from augplat.data.duplicates import find_duplicates, leaking
+
+    threshold = DUP_THRESHOLD if threshold is None else threshold
+    report, near = find_duplicates(ds.images, ds.split, ["train", "val", "test"], None, threshold)
+    drop = leaking(near, ds.split)
+    report["scope"] = "splits"
+    report["removed"] = int(drop.sum()) if dedupe else 0
+    if dedupe and drop.any():
+        ds = ds.subset(~drop)
+    ds.checks["duplicates"] = report
     return ds
 
 
@@ -205,6 +257,7 @@ def prepare_digits(
     from augplat.data.digits import read_digits
 
     ds = read_digits(size=size, fraction=fraction, seed=seed, name=check_name(name))
+    ds = check_duplicates(ds)
     save_dataset(ds)
     return ds
 
