@@ -227,3 +227,38 @@ def strategy_comparison(
     if baseline is not None and baseline in labels:
         ax.legend(loc="best", fontsize=8)
     return _save(fig, path)
+
+
+def data_efficiency_curve(
+    curves: Mapping[str, Sequence[tuple[float, float, float, float]]],
+    path: str | Path,
+    metric: str,
+    baseline: str | None = None,
+) -> Path:
+    """The metric against the number of real train images, one line per arm, with intervals.
+
+    Args:
+        curves: Per arm, ``(real train images, mean, ci_low, ci_high)`` per fraction.
+        path: PNG path to write.
+        metric: Metric name for the axis.
+        baseline: Arm drawn dashed.
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for i, (arm, points) in enumerate(curves.items()):
+        pts = sorted(points)
+        n, mean, low, high = (np.array(column, dtype=float) for column in zip(*pts, strict=True))
+        style = "--" if arm == baseline else "-"
+        ax.plot(n, mean, style, marker="o", color=f"C{i}", label=arm)
+        ok = np.isfinite(low) & np.isfinite(high)
+        if ok.any():
+            ax.fill_between(n[ok], low[ok], high[ok], color=f"C{i}", alpha=0.15, lw=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("real train images")
+    ax.set_ylabel(metric)
+    ax.set_title(f"{metric} against real train images (bands: 95% CI)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    return _save(fig, path)

@@ -33,7 +33,7 @@ space:
 trials: 4
 sampler: {name: random, seed: 0}
 pruner: {name: none}
-final: {seeds: [0]}
+final: {seeds: [0], arms: {tuned: {}}}
 """
 
 

@@ -24,7 +24,7 @@ space:
 trials: 3
 sampler: {{name: random, seed: 0}}
 pruner: {{name: median, n_startup_trials: 2, n_warmup_steps: 1}}
-final: {{seeds: [0, 1]}}
+final: {{seeds: [0, 1], arms: {{tuned: {{}}}}}}
 """
 
 

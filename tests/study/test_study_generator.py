@@ -35,6 +35,10 @@ def test_gan_space_trains_the_generator_once_then_reuses_it(cli, tmp_path):
     (gan_run,) = _gan_runs(client)
     assert gan_run.info.status == "FINISHED" and gan_run.data.tags["augplat.study"] == "gan-study"
     assert "training cgan" in first.stdout + first.stderr
+    # default arms: the winner, and the winner with generative augmentation off (baseline);
+    # a single seed is a quick look, never a finding
+    assert "(baseline arm: no_gan)" in first.stdout
+    assert "tuned vs no_gan: " in first.stdout and "underpowered (n=1)" in first.stdout
     trials = [
         r for r in _children(client, _parent_id(first.stdout)) if "augplat.trial" in r.data.tags
     ]

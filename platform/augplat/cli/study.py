@@ -11,6 +11,7 @@ How to run::
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 
 import typer
@@ -49,8 +50,9 @@ def study(
     worker: bool = typer.Option(False, "--worker", hidden=True),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every trial epoch."),
 ) -> None:
-    """Run a study (Optuna or Ray Tune): trials as child MLflow runs, pruning, final evaluation."""
+    """Run a study: search (Optuna or Ray Tune), final arms × seeds × fractions, the verdict."""
     setup_logging(verbose)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # report downloads
     if resume and fresh:
         raise typer.BadParameter("--resume and --fresh exclude each other")
     from augplat.progress import Reporter
@@ -76,20 +78,22 @@ def study(
 
 
 def _print(result) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """The answer first: one verdict table per fraction, the verdict lines, where to look."""
+    import math
 
-    table = Table(title=f"study {result.name} (parent run {result.parent_run_id})")
-    table.add_column("")
-    table.add_column("value")
-    table.add_row("best trial", str(result.best_trial))
-    table.add_row("best val score", f"{result.best_value:.4f}")
-    for key, value in result.best_params.items():
-        table.add_row(f"  {key}", str(value))
-    table.add_row("trials", ", ".join(f"{k.lower()} {v}" for k, v in sorted(result.counts.items())))
-    for row in result.final:
-        table.add_row(
-            f"final seed {row['seed']} test_top1", f"{row.get('test_top1', float('nan')):.4f}"
+    a = result.verdict.analysis
+    typer.echo("")
+    typer.echo(f"study {result.name}: verdict on {a.metric} (baseline arm: {result.baseline})")
+    typer.echo(result.verdict.markdown)
+    for line in a.verdicts + result.notes:
+        typer.echo(f"- {line}")
+    for row in result.verdict.equivalents:
+        ratio = "" if math.isnan(row["ratio"]) else f" ({row['ratio']:.2f}x)"
+        typer.echo(
+            f"- real-image equivalent: {row['arm']} with {row['real images']} real images ≈ "
+            f"the baseline with {row['baseline needs']}{ratio}"
         )
-    Console().print(table)
+    if not math.isnan(result.best_value):
+        typer.echo(f"search winner: trial {result.best_trial}, val {result.best_value:.4f}")
+    typer.echo("report: report.html and report.md on the study run (augplat ui to browse)")
     typer.echo(f"parent_run_id={result.parent_run_id}")

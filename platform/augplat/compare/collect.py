@@ -204,7 +204,7 @@ def label_strategies(
     for i, label in enumerate(labels):
         by_label[label].append(i)
     for members in by_label.values():
-        seeds = [_pair_key(runs[i][2]) for i in members]
+        seeds = [_pair_key(runs[i][2], runs[i][1]) for i in members]
         groups = {runs[i][1].get("augplat.seed_group") for i in members}
         if len(set(seeds)) < len(seeds) and len(groups) > 1:
             for i in members:
@@ -218,30 +218,23 @@ def _setting(tags: Mapping[str, str], params: Mapping[str, str], key: str) -> st
     return _value(tags, params, key, f"augplat.{key}")
 
 
-def _pair_key(params: Mapping[str, str]) -> str | None:
-    """Seed, and fold when the run has one: what pairs runs of different arms."""
-    seed = params.get("seed")
-    fold = params.get("fold")
+def _pair_key(params: Mapping[str, str], tags: Mapping[str, str] | None = None) -> str | None:
+    """Seed, and fold when the run has one: what pairs runs of different arms.
+
+    A study's ensemble cell has no seed param (it trains nothing); its ``augplat.seed`` tag
+    names the seed of the members it combines.
+    """
+    seed = params.get("seed") or (tags or {}).get("augplat.seed")
+    fold = params.get("fold") or (tags or {}).get("augplat.fold")
     if seed is None:
         return None
     return f"{seed}/fold{fold}" if fold not in (None, "", "None") else str(seed)
 
 
 def _search(mlflow_client, experiment_ids: list[str], filter_string: str = "") -> Iterator[Any]:
-    """Every run matching ``filter_string`` (all pages), newest first."""
-    token = None
-    while True:
-        page = mlflow_client.search_runs(
-            experiment_ids,
-            filter_string,
-            max_results=1000,
-            order_by=["attributes.start_time DESC"],
-            page_token=token,
-        )
-        yield from page
-        token = page.token
-        if not token:
-            return
+    from augplat.tracking import search_all
+
+    return search_all(mlflow_client, experiment_ids, filter_string)
 
 
 def _all_experiments(mlflow_client) -> list[str]:
@@ -272,18 +265,20 @@ def _get_run(mlflow_client, run_id: str):
     )
 
 
-def _study_runs(mlflow_client, name: str, experiments: list[str]):
-    """Finished child runs of the newest parent run of study ``name``; and that parent."""
+def _study_runs(mlflow_client, name: str, experiments: list[str], parent_id: str | None = None):
+    """Finished final cells of study ``name``'s newest parent run (or of ``parent_id``)."""
     parents = [
         r
         for r in _search(mlflow_client, experiments, "tags.`augplat.kind` = 'study'")
         if r.data.tags.get("augplat.study") == name
+        and (parent_id is None or r.info.run_id == parent_id)
     ]
     if not parents:
         raise UserError(
             f"no study named '{name}' in {_where(mlflow_client)} (run `augplat study {name}`)"
         )
     parent = parents[0]
+    _end_dead(mlflow_client, [parent.info.experiment_id], parent.info.run_id)
     children = _search(
         mlflow_client,
         [parent.info.experiment_id],
@@ -293,10 +288,21 @@ def _study_runs(mlflow_client, name: str, experiments: list[str]):
     return [r for r in children if r.data.tags.get("augplat.kind") in KINDS], parent
 
 
+def _end_dead(mlflow_client, experiments: list[str], parent_id: str | None = None) -> None:
+    """End runs whose process died FAILED, so no table waits for them or counts them."""
+    from augplat.tracking import end_dead_runs
+
+    where = "attributes.status = 'RUNNING'"
+    if parent_id:
+        where += f" AND tags.`mlflow.parentRunId` = '{parent_id}'"
+    end_dead_runs(mlflow_client, list(_search(mlflow_client, experiments, where)))
+
+
 def _experiment_runs(mlflow_client, name: str):
     experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is None or experiment.lifecycle_stage == "deleted":
         raise UserError(f"no experiment named '{name}' in {_where(mlflow_client)}")
+    _end_dead(mlflow_client, [experiment.experiment_id])
     found = _search(mlflow_client, [experiment.experiment_id], "attributes.status = 'FINISHED'")
     return [r for r in found if r.data.tags.get("augplat.kind") in KINDS], experiment
 
@@ -347,7 +353,7 @@ class _Lineage:
 def _seed(params: Mapping[str, str]) -> int | None:
     try:
         return int(params["seed"])
-    except (KeyError, ValueError):
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -401,12 +407,12 @@ def _record(r, label: str, src: str | None, metric: str) -> RunRecord:
         run_name=r.info.run_name or "",
         experiment_id=r.info.experiment_id,
         strategy=label,
-        seed=_seed(params),
+        seed=_seed({"seed": tags.get("augplat.seed"), **params}),
         value=float(r.data.metrics[metric]),
         metrics=dict(r.data.metrics),
-        dataset=src or tags.get("augplat.dataset_digest") or "?",
+        dataset=src or tags.get("augplat.fold_of") or tags.get("augplat.dataset_digest") or "?",
         view=_value(tags, params, "test_mode", "augplat.test_mode"),
-        key=_pair_key(params),
+        key=_pair_key(params, tags),
         fraction=_float(tags.get(FRACTION_TAG)),
         n_train=None if n_train is None else int(n_train),
         data_name=tags.get("augplat.dataset") or params.get("data") or "",
@@ -420,6 +426,7 @@ def collect(
     experiment: str | None = None,
     metric: str = "test_top1",
     group_by: Sequence[str] | None = None,
+    study_run: str | None = None,
 ) -> Collection:
     """The finished runs to compare, each with its arm label, pair key and metric value.
 
@@ -431,6 +438,7 @@ def collect(
             all means the ``augplat`` experiment.
         metric: The metric to compare.
         group_by: Settings that make an arm (default: every resolved setting but the seed).
+        study_run: With ``study``: this parent run rather than the newest.
 
     Raises:
         UserError: Unknown run, study, experiment or metric; no runs.
@@ -440,7 +448,7 @@ def collect(
     gathered, home = [], explicit[0].info.experiment_id if explicit else ""
     study_tags: dict[str, str] = {}
     if study:
-        runs, parent = _study_runs(mlflow_client, study, experiments)
+        runs, parent = _study_runs(mlflow_client, study, experiments, study_run)
         gathered, home = gathered + runs, parent.info.experiment_id
         study_tags = dict(parent.data.tags)
     if experiment or not (run_ids or study):

@@ -74,15 +74,15 @@ def _check_out(out: Path | None) -> None:
 
 
 def table_suffix(table: Table, several: bool) -> str:
-    """``@0.25`` for a study fraction, ``@<view>`` for another test view, when tables differ."""
+    """``.f0.25`` for a study fraction, ``.<view>`` for another test view, when tables differ."""
     if not several:
         return ""
-    suffix = f"@{table.fraction:g}" if table.fraction is not None else f"@{table.dataset[:8]}"
-    return suffix + ("" if table.view == "regular" else f"@{table.view}")
+    suffix = f".f{table.fraction:g}" if table.fraction is not None else f".{table.dataset[:8]}"
+    return suffix + ("" if table.view == "regular" else f".{table.view}")
 
 
 def _metrics(a: Analysis) -> dict[str, float]:
-    """Per-arm numbers as flat MLflow metrics (``<arm>[@fraction].mean``, ``.p`` ...)."""
+    """Per-arm numbers as flat MLflow metrics (``<arm>[.f<fraction>].mean``, ``.p`` ...)."""
     import math
 
     from augplat.classify.report import metric_key
@@ -104,7 +104,8 @@ def _metrics(a: Analysis) -> dict[str, float]:
 
 
 def verdict_tags(a: Analysis) -> dict[str, str]:
-    """``augplat.verdict.<arm>[@fraction]``: the word of each tested arm."""
+    """``augplat.verdict.<arm>[.f<fraction>]``: the word of each tested arm (the main table's
+    without suffix)."""
     tags = {}
     for table in a.tables:
         suffix = table_suffix(table, len(a.tables) > 1)

@@ -159,7 +159,13 @@ def _plan_study(ctx: _Context) -> StepPlan:
     step = ctx.spec.steps.study
     base = read_yaml(find_study_file(step.base)) if step.base else {}
     config = _deep_merge(base, step.config)
-    config.setdefault("train", {})["data"] = ctx.output("expand", "dataset")
+    # The study answers the question on the prepared data itself: its arms use the pipeline's
+    # generator (GAN augmentation) and its expanded dataset (arms with train_on: expanded).
+    train = config.setdefault("train", {})
+    train["data"] = ctx.output("prepare", "dataset")
+    train["generator"] = ctx.output("gan", "generator")
+    config["expand"] = {"dataset": ctx.output("expand", "dataset")}
+    config.pop("gan", None)  # the pipeline's gan step is the generator
     config["experiment"] = ctx.experiment
     try:
         StudySpec.model_validate({**config, "name": "check"})
@@ -175,7 +181,8 @@ def _plan_study(ctx: _Context) -> StepPlan:
         return {**params, "study": str(reuse.write_config(named))}
 
     # the study's name is derived from the key, so the key covers the config before naming
-    return StepPlan(params, config, {"data": ctx.done["expand"].run_id}, finish=finish)
+    inputs = {step: ctx.done[step].run_id for step in ("prepare", "gan", "expand")}
+    return StepPlan(params, config, inputs, finish=finish)
 
 
 def _plan_compare(ctx: _Context) -> StepPlan:

@@ -1,10 +1,16 @@
-"""Run a study end to end: parent run → search → final multi-seed evaluation → report.
+"""Run a study end to end: search → final grid of arms × seeds × fractions → the verdict.
 
 How to run::
 
     augplat study digits --trials 8
     augplat study digits --trials 20 --resume          # continue to 20 finished trials
     augplat study fer --trials 50 --workers 2          # two processes, one journal storage
+
+Flow: the data of each fraction and its generator (trained or reused) → the search on the
+largest fraction (shared, or one per arm with equal trials) → every final cell
+(:mod:`augplat.study.final`, resumable cell by cell) → the verdict from the cells alone
+(:mod:`augplat.study.verdict`, the statistics of ``augplat compare``) → printed, written into
+the parent run's description, tags and ``report.md`` / ``report.html``.
 
 The parent MLflow run's id is stored in the Optuna study (user attribute), so a resumed study
 and every worker log under the same parent, linked by id, never through ambient state.
@@ -13,7 +19,7 @@ and every worker log under the same parent, linked by id, never through ambient 
 from __future__ import annotations
 
 import os
-import statistics
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -29,6 +35,7 @@ from augplat.study.storage import default_storage_path, fail_stale_trials, open_
 
 PARENT_ATTR = "mlflow_parent_run_id"
 TRACKING_VAR = "MLFLOW_TRACKING_URI"
+PROJECT_RUN_VAR = "MLFLOW_RUN_ID"
 
 
 @dataclass
@@ -42,6 +49,10 @@ class StudyResult:
     best_trial: int
     counts: dict[str, int]
     final: list[dict[str, Any]] = field(default_factory=list)
+    verdict: Any = None  # augplat.study.verdict.StudyVerdict
+    arms: dict[str, Any] = field(default_factory=dict)
+    baseline: str = ""
+    notes: list[str] = field(default_factory=list)
 
 
 def _end_stale_run(tracking_uri: str | None):
@@ -60,6 +71,10 @@ def _end_stale_run(tracking_uri: str | None):
 def _open_study(spec: StudySpec, storage_url, resume: bool, fresh: bool, tracking_uri):
     import optuna
 
+    from augplat import tracking
+
+    # An unreachable tracking server must fail before the storage (a journal file) exists.
+    tracking.check_reachable(tracking.resolve_tracking_uri(tracking_uri))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     storage = open_storage(storage_url, spec.name, on_stale=_end_stale_run(tracking_uri))
     exists = spec.name in optuna.study.get_all_study_names(storage)
@@ -67,7 +82,7 @@ def _open_study(spec: StudySpec, storage_url, resume: bool, fresh: bool, trackin
         optuna.delete_study(study_name=spec.name, storage=storage)
         exists = False
     if exists and not resume:
-        where = storage_url or default_storage_path(spec.name)
+        where = tracking.redact_uri(storage_url) if storage_url else default_storage_path(spec.name)
         raise ConfigError(
             f"study '{spec.name}' already exists in {where}: --resume continues it, "
             "--fresh starts it over"
@@ -94,18 +109,23 @@ def _check_inputs(spec: StudySpec) -> None:
         BACKBONES.get(str(name))
 
 
-def _parent(study, spec: StudySpec, spec_path: Path, tracking_uri, n_trials: int):
+def _parent(study, spec: StudySpec, spec_path: Path, tracking_uri, n_trials: int, adopt):
     from augplat import tracking
 
     run_id = study.user_attrs.get(PARENT_ATTR)
     if run_id:
         return tracking.reopen_run(run_id, tracking_uri)
-    logger = tracking.start_run(
-        spec.experiment_name,
-        f"study-{spec.name}",
-        tags={"augplat.kind": "study", "augplat.study": spec.name},
-        tracking_uri=tracking_uri,
-    )
+    if adopt:  # under `mlflow run`: the project's run becomes the parent, and only the parent
+        os.environ[PROJECT_RUN_VAR] = adopt
+    try:
+        logger = tracking.start_run(
+            spec.experiment_name,
+            f"study-{spec.name}",
+            tags={"augplat.kind": "study", "augplat.study": spec.name},
+            tracking_uri=tracking_uri,
+        )
+    finally:
+        os.environ.pop(PROJECT_RUN_VAR, None)
     study.set_user_attr(PARENT_ATTR, logger.run_id)
     logger.log_params(
         {"study": spec.model_dump(mode="json", exclude={"space"}), "trials_requested": n_trials}
@@ -134,86 +154,228 @@ def _spawn_workers(n: int, spec_path: Path, args: dict[str, Any]) -> list[subpro
     return [subprocess.Popen(cmd, env=env) for _ in range(n)]
 
 
-def _final_runs(spec: StudySpec, study, parent, tracking_uri, reporter) -> list[dict[str, Any]]:
-    """Retrain the best configuration once per final seed; each run is tested once."""
-    from augplat.classify.finetune import train_classifier
+def _search_spec(spec: StudySpec, inputs, reporter, tracking_uri, worker: bool) -> StudySpec:
+    """The spec the search runs: data at the largest fraction, its generator named."""
+    from augplat.study.generator import ensure_generator
 
-    rows = []
-    for seed in spec.final.seeds:
-        extra = {"seed": seed, "run_name": f"{spec.name}-final-seed{seed}"}
-        if spec.final.epochs:
-            extra["epochs"] = spec.final.epochs
-        cfg = spec.trial_config(study.best_params, **extra)
-        reporter.message(f"final run, seed {seed}: {study.best_params}")
-        result = train_classifier(
-            cfg,
-            tracking_uri=tracking_uri,
-            reporter=Reporter(),
-            parent_run_id=parent.run_id,
-            tags={"augplat.study": spec.name, "augplat.final": "true"},
+    top = spec.final.fractions[-1]
+    train = {**spec.train, "data": inputs.data(top)}
+    search = spec.model_copy(update={"train": train})
+    ensure_generator(search, tracking_uri, None if worker else reporter)
+    if search.train.get("generator") and not spec.final.generator_per_seed:
+        inputs.remember_generator(top, search.train["generator"])
+    return search
+
+
+def _require_generator_source(spec: StudySpec, may_use: bool) -> None:
+    if may_use and not spec.train.get("generator") and spec.gan is None:
+        raise ConfigError(
+            f"study '{spec.name}': an arm or the search may use a generator but the study names "
+            "none; set train.generator to a GAN run id, or add a `gan:` section (e.g. "
+            "`gan: {method: stargan}`) so the study trains one first"
         )
+
+
+def _cells_csv(grid, out: Path) -> None:
+    import csv
+
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["arm", "seed", "fraction", "run_id"])
+        for cell in grid.cells():
+            writer.writerow([cell.arm, cell.seed, f"{cell.fraction:g}", grid.done.get(cell.key)])
+
+
+def _summarise(spec, study, parent, plans, grid, verdict) -> None:
+    """Trials table and plots of the shared search, cells, and per-arm numbers on the parent."""
+    from augplat.study.verdict import curve_plot
+    from augplat.tracking import scratch_dir
+
+    counts = ob.count_states(study)
+    metrics: dict[str, float] = {f"trials_{k.lower()}": v for k, v in counts.items()}
+    if any(t.state.name == "COMPLETE" for t in study.trials):
+        metrics.update(best_value=study.best_value, best_trial=study.best_trial.number)
+        parent.log_params({f"best.{k}": v for k, v in study.best_params.items()})
+    main = verdict.analysis.main
+    for arm, s in main.summaries.items():
+        metrics[f"final.{arm}.mean"] = s.mean
+        metrics[f"final.{arm}.n"] = s.n
+    parent.log_metrics({k: float(v) for k, v in metrics.items() if v == v})
+    with scratch_dir() as out:
+        if study.trials:
+            study_report.trials_table(study, out / "trials.csv")
+            study_report.best_params(study, out / "best_params.json")
+            study_report.study_plots(study, out)
+        _cells_csv(grid, out / "final.csv")
+        curve_plot(verdict.analysis, out / "curve.png")
+        parent.log_artifact(out, "study")
+
+
+def _command(spec_path: Path, n_trials: int, storage, backend: str) -> str:
+    parts = ["augplat", "study", str(spec_path), "--trials", str(n_trials)]
+    if backend != "optuna":
+        parts += ["--backend", backend]
+    if storage:
+        parts += ["--storage", "<your storage>"]  # never the URL: it may hold a password
+    return shlex.join(parts)
+
+
+def _check_backend(spec, backend: str, workers: int, worker: bool, storage, address) -> None:
+    """Option combinations that cannot work, before anything starts."""
+    if backend == "ray":
+        from augplat.study.ray_backend import require_ray
+
+        require_ray()
+        if workers > 1 or worker:
+            raise ConfigError("--workers is for the optuna backend; Ray places the trials itself")
+    elif address:
+        raise ConfigError("--address is for the ray backend (--backend ray)")
+    if workers > 1 and storage and storage.startswith("sqlite"):
+        raise ConfigError("--workers needs a journal file or a server database, not SQLite")
+    if workers > 1 and spec.final.tune == "per-arm":
+        raise ConfigError(
+            "--workers runs one shared search; final.tune per-arm runs in one process"
+        )
+
+
+def _generators(inputs, tracking_uri, dst: Path) -> list[dict[str, Any]]:
+    """The generators the study used: method, run, data, final metrics, a sample grid."""
+    from augplat import tracking
+
+    mlflow_client = tracking.client(tracking_uri)
+    rows = []
+    for (fraction, seed), run_id in sorted(inputs.generators().items(), key=lambda kv: str(kv)):
+        try:
+            run = mlflow_client.get_run(run_id)
+        except Exception:  # an imported generator's name, not a run
+            rows.append({"fraction": fraction, "seed": seed, "method": "imported",
+                         "run_id": run_id, "data": "", "metrics": {}})  # fmt: skip
+            continue
+        metrics = {k: v for k, v in run.data.metrics.items() if not k.startswith("loss")}
+        where = dst / run_id
+        where.mkdir(parents=True, exist_ok=True)
+        samples = tracking.latest_artifact(mlflow_client, run_id, "samples", ".png", where)
         rows.append(
             {
-                "seed": seed,
-                "run_id": result.run_id,
-                **{
-                    k: v
-                    for k, v in result.test.items()
-                    if k.startswith("test_") and "_acc_" not in k
-                },
+                "fraction": fraction,
+                "seed": "all" if seed is None else seed,
+                "method": run.data.tags.get("augplat.gan_method") or run.data.params.get("method"),
+                "run_id": run_id,
+                "data": run.data.params.get("data", ""),
+                "metrics": metrics,
+                "samples": samples,
             }
         )
     return rows
 
 
-def _summarise(spec, study, parent, final_rows) -> None:
+def _protocol(spec, plans, inputs, baseline: str, n_trials: int, verdict) -> list[str]:
+    search_epochs = spec.trial_config({}).epochs
+    final_epochs = spec.final.epochs or search_epochs
+    tuned = ", ".join(f"{name}: {p.trials}" for name, p in plans.items() if not p.ensemble)
+    variance = ["the classifier's seed (initialisation, data order, augmentation draws)"]
+    if spec.final.generator_per_seed:
+        variance.append("the generator's own training (one generator per seed)")
+    else:
+        variance.append("not the generator's training (one generator per fraction, all seeds)")
+    lines = [
+        f"Selection on the validation split by {spec.objective.metric} (checkpoints, pruning, "
+        f"the search); the test split is read once per final cell, with its best-val checkpoint.",
+        f"Tuning: {spec.final.tune}; trials per arm: {tuned} (requested {n_trials}).",
+        f"Search on fraction {spec.final.fractions[-1]:g} of the train split; final cells at "
+        f"fractions {', '.join(f'{f:g}' for f in spec.final.fractions)}.",
+        f"Epochs: {search_epochs} in the search, {final_epochs} in the final cells"
+        + (" (as selected)." if final_epochs == search_epochs else " (differs from the search)."),
+        f"Seeds: {', '.join(map(str, spec.final.seed_list))}; cells paired by seed; "
+        f"baseline arm: {baseline}; verdict metric {spec.final.metric}, alpha "
+        f"{spec.final.alpha:g} per table with Holm's adjustment across arms.",
+        "Intervals include: " + "; ".join(variance) + ". The test set itself is fixed.",
+        "Words: helps / hurts (Holm-adjusted p below alpha), no detectable difference, "
+        "underpowered (too few pairs for an exact test to reach alpha, n ≤ 5).",
+    ]
+    return lines + _same_settings(plans)  # after the fixed lines the description quotes
+
+
+def _same_settings(plans) -> list[str]:
+    """Arms that train exactly the same settings (e.g. a winner without generative parts)."""
+    notes, seen = [], {}
+    for name, plan in plans.items():
+        if plan.ensemble:
+            continue
+        key = repr(sorted((k, v) for k, v in plan.params.items() if v is not None))
+        if key in seen:
+            notes.append(
+                f"Arms {seen[key]} and {name} train the same settings: the search winner uses no "
+                "generative augmentation, so their difference can only be zero."
+            )
+        seen.setdefault(key, name)
+    return notes
+
+
+def _data_table(inputs, spec) -> tuple[list[str], list[list[Any]]]:
+    header = ["fraction", "dataset", "digest", "train", "val", "test", "classes"]
+    rows = []
+    for fraction in spec.final.fractions:
+        ds = inputs.dataset(fraction)
+        n = {k: len(ds.indices(k)) for k in ("train", "val", "test")}
+        rows.append([f"{fraction:g}", ds.name, ds.digest, n["train"], n["val"], n["test"],
+                     ds.num_classes])  # fmt: skip
+    return header, rows
+
+
+def _publish(spec, parent, plans, inputs, verdict, baseline, n_trials, spec_path, storage,
+             backend, tracking_uri) -> None:  # fmt: skip
+    """The verdict where users look: description, tags, report.md and report.html."""
+    from augplat.compare.runner import verdict_tags
+    from augplat.study.answer_report import build_report
+    from augplat.study.verdict import description
     from augplat.tracking import scratch_dir
 
-    counts = ob.count_states(study)
-    metrics = {
-        "best_value": study.best_value,
-        "best_trial": study.best_trial.number,
-        **{f"trials_{k.lower()}": v for k, v in counts.items()},
-    }
-    for key in ("test_top1", "test_macro_f1"):
-        values = [row[key] for row in final_rows if key in row]
-        if values:
-            metrics[f"final_{key}_mean"] = statistics.fmean(values)
-            metrics[f"final_{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-    parent.log_metrics(metrics)
-    with scratch_dir() as out:
-        study_report.trials_table(study, out / "trials.csv")
-        study_report.best_params(study, out / "best_params.json")
-        if final_rows:
-            import csv
-
-            with open(out / "final.csv", "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=list(final_rows[0]))
-                writer.writeheader()
-                writer.writerows(final_rows)
-        study_report.study_plots(study, out)
-        parent.log_artifact(out, "study")
-    parent.log_params({f"best.{k}": v for k, v in study.best_params.items()})
-
-
-def _ray_search(spec, study, parent, n_trials: int, tracking_uri, address, reporter) -> None:
-    """Ray Tune runs the missing trials; they join the Optuna study so resume and report match."""
-    from augplat.study import ray_backend
-
-    parent.set_tags({"augplat.backend": "ray"})
-    missing = n_trials - ob.finished(study)
-    if missing <= 0:
-        return
-    rows = ray_backend.run_ray_search(
-        spec,
-        n_trials=missing,
-        parent_run_id=parent.run_id,
-        tracking_uri=tracking_uri,
-        address=address,
-        reporter=reporter,
-        previous=study.trials,
+    question = (
+        f"does generative augmentation make {spec.trial_config({}).model} better on "
+        f"{spec.train.get('data', 'digits')}, and with which settings?"
     )
-    ray_backend.to_optuna_study(spec, rows, study=study)
+    protocol = _protocol(spec, plans, inputs, baseline, n_trials, verdict)
+    with scratch_dir() as tmp:
+        context = {
+            "study": spec.name,
+            "question": question,
+            "protocol": protocol,
+            "protocol_line": protocol[1] + " " + protocol[4],
+            "data_table": _data_table(inputs, spec),
+            "generators": _generators(inputs, tracking_uri, tmp / "downloads"),
+            "command": _command(spec_path, n_trials, storage, backend),
+        }
+        parent.set_tags(
+            {"mlflow.note.content": description(verdict, context), **verdict_tags(verdict.analysis)}
+        )
+        out = tmp / "report"
+        out.mkdir()
+        build_report(verdict, context, out)
+        parent.log_artifact(out, "report")
+        for name in ("report.md", "report.html"):
+            parent.log_artifact(out / name)
+
+
+def _result(spec, study, parent, plans, grid, verdict, baseline) -> StudyResult:
+    complete = any(t.state.name == "COMPLETE" for t in study.trials)
+    rows = []
+    for cell in grid.cells():
+        rows.append({"arm": cell.arm, "seed": cell.seed, "fraction": cell.fraction,
+                     "run_id": grid.done.get(cell.key)})  # fmt: skip
+    return StudyResult(
+        name=spec.name,
+        parent_run_id=parent.run_id,
+        best_value=study.best_value if complete else float("nan"),
+        best_params=dict(study.best_params) if complete else {},
+        best_trial=study.best_trial.number if complete else -1,
+        counts=ob.count_states(study),
+        final=rows,
+        verdict=verdict,
+        arms={name: p.params for name, p in plans.items()},
+        baseline=baseline,
+        notes=_same_settings(plans),
+    )
 
 
 def run_study(
@@ -231,13 +393,13 @@ def run_study(
     backend: str | None = None,
     address: str | None = None,
 ) -> StudyResult | None:
-    """Search, then retrain the best config per final seed; everything tracked in MLflow.
+    """Search, run the final grid of arms, and give the verdict; everything tracked in MLflow.
 
     Args:
         spec: The validated study definition.
         spec_path: Its file (logged to the parent run; workers re-read it).
-        trials: Finished trials wanted in total (default: the spec's).
-        resume: Continue an existing study.
+        trials: Finished trials wanted in total, per search (default: the spec's).
+        resume: Continue an existing study (finished trials and cells are kept).
         fresh: Delete an existing study of that name first.
         workers: Processes on this host (needs a journal or RDB storage, not SQLite).
         storage: Optuna storage URL or journal file (default: a journal in the data home).
@@ -247,64 +409,54 @@ def run_study(
         backend: ``optuna`` or ``ray`` (default: the spec's).
         address: Ray cluster to join (ray backend; default a private local instance).
     """
+    from augplat.study.arms import may_use_generator
+    from augplat.study.final import FinalGrid
+    from augplat.study.final_inputs import FinalInputs
+    from augplat.study.tuning import SearchContext, tune
+    from augplat.study.verdict import study_verdict
+
     reporter = reporter or Reporter()
     n_trials = trials or spec.trials
     backend = backend or spec.backend
-    if backend == "ray":
-        from augplat.study.ray_backend import require_ray
-
-        require_ray()
-        if workers > 1 or worker:
-            raise ConfigError("--workers is for the optuna backend; Ray places the trials itself")
-    elif address:
-        raise ConfigError("--address is for the ray backend (--backend ray)")
-    if workers > 1 and storage and storage.startswith("sqlite"):
-        raise ConfigError("--workers needs a journal file or a server database, not SQLite")
-    from augplat.study.generator import ensure_generator
-
-    ensure_generator(spec, tracking_uri, None if worker else reporter)
-    _check_inputs(spec)
+    # Only the parent may adopt an MLflow Projects run: generators, expansions, workers and
+    # cells made before or after it get runs of their own.
+    adopt = os.environ.pop(PROJECT_RUN_VAR, None)
+    _check_backend(spec, backend, workers, worker, storage, address)
+    may_use = may_use_generator(spec)
+    _require_generator_source(spec, may_use)
+    arms, baseline = spec.final.resolved_arms(may_use)
+    inputs = FinalInputs(spec, tracking_uri, reporter)
+    search_spec = _search_spec(spec, inputs, reporter, tracking_uri, worker)
+    _check_inputs(search_spec)
     study = _open_study(spec, storage, resume or worker, fresh and not worker, tracking_uri)
-    objective = ob.Objective(spec, "", tracking_uri)
     if worker:
-        objective.parent_run_id = study.user_attrs[PARENT_ATTR]
+        objective = ob.Objective(search_spec, study.user_attrs[PARENT_ATTR], tracking_uri)
         ob.optimize(study, objective, n_trials, spec.timeout, reporter)
         return None
-    parent = _parent(study, spec, spec_path, tracking_uri, n_trials)
-    objective.parent_run_id = parent.run_id
+    parent = _parent(study, spec, spec_path, tracking_uri, n_trials, adopt)
+    parent.set_tags({"augplat.baseline": baseline, "augplat.tune": spec.final.tune})
     stale = fail_stale_trials(study, _end_stale_run(tracking_uri))
     if stale:
         reporter.message(f"marked {len(stale)} trial(s) left running by a dead process as failed")
+    ctx = SearchContext(
+        search_spec, parent, n_trials, storage, fresh, tracking_uri, reporter, arms, backend,
+        address,
+    )  # fmt: skip
     try:
-        if backend == "ray":
-            _ray_search(spec, study, parent, n_trials, tracking_uri, address, reporter)
-        else:
-            extra = _spawn_workers(
-                workers - 1,
-                spec_path,
-                {
-                    "trials": n_trials,
-                    "storage": storage or str(default_storage_path(spec.name)),
-                    "tracking_uri": tracking_uri,
-                },
-            )
-            ob.optimize(study, objective, n_trials, spec.timeout, reporter)
-            for proc in extra:
-                proc.wait()
-        if not any(t.state.name == "COMPLETE" for t in study.trials):
-            raise ConfigError(f"study '{spec.name}' has no completed trial to evaluate")
-        final_rows = _final_runs(spec, study, parent, tracking_uri, reporter)
-        _summarise(spec, study, parent, final_rows)
+        extra = []
+        if backend == "optuna" and spec.final.tune == "shared":
+            storage_arg = storage or str(default_storage_path(spec.name))
+            args = {"trials": n_trials, "storage": storage_arg, "tracking_uri": tracking_uri}
+            extra = _spawn_workers(workers - 1, spec_path, args)
+        plans = tune(ctx, study, extra)
+        grid = FinalGrid(search_spec, parent, plans, inputs, tracking_uri, reporter)
+        grid.run()
+        verdict = study_verdict(spec, parent.run_id, baseline, tracking_uri)
+        _summarise(spec, study, parent, plans, grid, verdict)
+        _publish(spec, parent, plans, inputs, verdict, baseline, n_trials, spec_path, storage,
+                 backend, tracking_uri)  # fmt: skip
     except BaseException:
         parent.end("KILLED")
         raise
     parent.end("FINISHED")
-    return StudyResult(
-        name=spec.name,
-        parent_run_id=parent.run_id,
-        best_value=study.best_value,
-        best_params=study.best_params,
-        best_trial=study.best_trial.number,
-        counts=ob.count_states(study),
-        final=final_rows,
-    )
+    return _result(spec, study, parent, plans, grid, verdict, baseline)

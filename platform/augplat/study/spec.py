@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from augplat.config import TrainConfig, read_yaml
 from augplat.definitions import find_definition, validation_error_line
 from augplat.errors import ConfigError
-from augplat.study.space import ParamSpec, check_conditions
+from augplat.study.final_spec import FinalSpec
+from augplat.study.space import ParamSpec, check_conditions, check_values
 
 
 class _Strict(BaseModel):
@@ -61,13 +62,6 @@ class PrunerSpec(_Strict):
     reduction_factor: int = Field(3, ge=2)
 
 
-class FinalSpec(_Strict):
-    """Retrain the best configuration once per seed and evaluate it on the test split."""
-
-    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
-    epochs: int | None = Field(None, ge=1, description="default: the trials' epochs")
-
-
 class ResourcesSpec(_Strict):
     """Per-trial resources (Ray Tune placement; Optuna workers are processes)."""
 
@@ -91,10 +85,18 @@ class StudySpec(_Strict):
     backend: Literal["optuna", "ray"] = "optuna"
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
     log_trial_models: bool = False
+    keep_trial_checkpoints: bool = Field(
+        False, description="keep each trial's local checkpoints after it ends (default: removed)"
+    )
     gan: dict[str, Any] | None = Field(
         None, description="GanConfig keys: trains the generator first when trials need one"
     )
     experiment: str | None = Field(None, description="MLflow experiment; default study-<name>")
+    expand: dict[str, Any] | None = Field(
+        None,
+        description="ExpandConfig keys (per_class or balance, multiplier, batch_size): how "
+        "arms with train_on: expanded get their dataset, one per fraction (and generator)",
+    )
 
     @field_validator("train")
     @classmethod
@@ -111,7 +113,25 @@ class StudySpec(_Strict):
         if unknown:
             raise ValueError(f"'{unknown[0]}' is not a training parameter")
         check_conditions(value)
+        check_values(value, TrainConfig)
         return value
+
+    @model_validator(mode="after")
+    def _objective_is_the_monitor(self) -> StudySpec:
+        # One rule: the objective metric selects each trial's checkpoint, feeds the pruner, is
+        # the trial's value and picks the winner. A different `monitor` would split them.
+        if "monitor" in self.space:
+            raise ValueError(
+                "space.monitor: the checkpoint metric is the objective's "
+                f"({self.objective.metric}); it cannot be searched"
+            )
+        given = self.train.get("monitor")
+        if given is not None and given != self.objective.metric:
+            raise ValueError(
+                f"train.monitor is {given} but objective.metric is {self.objective.metric}: the "
+                "objective selects each trial's checkpoint; drop train.monitor or make them equal"
+            )
+        return self
 
     @model_validator(mode="after")
     def _grid_needs_steps(self) -> StudySpec:
@@ -129,9 +149,20 @@ class StudySpec(_Strict):
         return self.experiment or f"study-{self.name}"
 
     def trial_config(self, params: dict[str, Any], **extra: Any) -> TrainConfig:
-        """The TrainConfig of one trial: fixed ``train`` keys, then the trial's params."""
+        """The TrainConfig of one trial: fixed ``train`` keys, then the trial's params.
+
+        ``monitor`` is always the objective's metric, so the checkpoint a trial (and each final
+        run) keeps, its early stopping and plateau schedule, the value the pruner sees and the
+        trial's value all read the same validation metric.
+        """
         return TrainConfig.model_validate(
-            {**self.train, **params, "experiment": self.experiment_name, **extra}
+            {
+                **self.train,
+                **params,
+                "experiment": self.experiment_name,
+                **extra,
+                "monitor": self.objective.metric,
+            }
         )
 
 
