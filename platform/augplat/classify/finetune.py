@@ -34,6 +34,7 @@ from augplat.classify.engine import (
     train_epoch,
 )
 from augplat.config import TrainConfig
+from augplat.pausepoint import pause
 from augplat.progress import Reporter
 
 log = logging.getLogger("augplat")
@@ -106,13 +107,16 @@ def _gan_augment(cfg: TrainConfig, ds, device, tracking_uri: str | None):
     return gan, cfg.model_copy(update={"generator": run_id})
 
 
-def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor]):
-    """The batch augmenter: classic, GAN (its bank built here), GAN then classic, or None."""
+def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor], hflip: bool):
+    """The batch augmenter: classic, GAN (its bank built here), GAN then classic, or None.
+
+    ``hflip`` is the dataset's word on whether a mirror keeps the label (not for digits).
+    """
     from augplat.augment import ChainAugment, ClassicAugment
 
     classic = None
     if cfg.aug in ("classic", "both"):
-        classic = ClassicAugment(cfg.aug_policy, cfg.aug_strength)
+        classic = ClassicAugment(cfg.aug_policy, cfg.aug_strength, hflip=hflip)
     if gan is None or cfg.aug not in ("gan", "both"):
         return classic
     if cfg.gan_bank and cfg.gan_prob > 0:
@@ -125,9 +129,16 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
     from augplat.classify.losses import build_loss
     from augplat.classify.train_sets import training_set
     from augplat.data import load_dataset
+    from augplat.data.store import check_classification
 
     seed_everything(cfg.seed)
-    ds = load_dataset(cfg.data)
+    ds = check_classification(load_dataset(cfg.data))
+    if cfg.fold is not None:  # --fold I: fold I tests, fold I+1 validates, the rest train
+        ds = ds.fold_view(cfg.fold)
+    if cfg.tta != "none":  # refuse a mirror TTA on digits before any training
+        from augplat.classify.tta import tta_views
+
+        tta_views(cfg.tta, ds.hflip)
     if len(ds.indices("train")) == 0 or len(ds.indices("val")) == 0:
         from augplat.errors import DataError
 
@@ -157,8 +168,19 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
         split: tuple(torch.from_numpy(a).to(device) for a in ds.arrays(split))
         for split in ("val", "test")
     }
+    if cfg.test_mode != "regular":
+        # Selection sees validation the way the test will be seen: translated as the test is.
+        from augplat.classify.train_sets import translated_test_set
+
+        val_images, val_labels = tensors["val"]
+        tensors["val_gan"] = (translated_test_set(gan, val_images, seed=cfg.seed), val_labels)
     *tensors["train"], train_info = training_set(cfg, ds, train_np, gan, device)
-    augment = _augment(cfg, gan, tensors["train"])
+    augment = _augment(cfg, gan, tensors["train"], ds.hflip)
+    if gan is not None and gan.bank is not None:  # a bank that copies val/test leaks them
+        from augplat.classify.train_sets import near_val_test
+
+        bank = gan.bank.flatten(0, 1)
+        train_info = {**train_info, "gan_bank_near_val_test": near_val_test(ds, bank)}
     loss_fn = build_loss(cfg, ds.num_classes, model.feature_dim).to(device)
     optimizer = build_optimizer(cfg, [*model.parameters(), *loss_fn.parameters()])
     use_scaler = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
@@ -184,25 +206,42 @@ def _forward_model(s: _Setup) -> torch.nn.Module:
 
 
 def _validate(s: _Setup, model) -> dict[str, float]:
+    """Validation metrics, computed exactly as the test's will be.
+
+    ``val_loss`` is plain cross-entropy like ``test_loss`` (label smoothing is a training
+    regulariser, not part of the measure). With ``--test-mode gan|both`` the validation images
+    are translated (and the predictions combined) the way the test images will be, so the
+    checkpoint is chosen on the view it is tested on; ``val_regular_acc`` keeps the plain view.
+    """
     from augplat.classify.metrics import confusion_matrix, macro_f1
+    from augplat.classify.train_sets import combine_test_logits
+
+    def logits_of(images: torch.Tensor) -> np.ndarray:
+        return predict(
+            model,
+            images,
+            batch_size=s.cfg.eval_batch_size,
+            image_size=s.cfg.image_size,
+            channels_last=s.cfg.channels_last and s.device.type == "cuda",
+            amp=s.cfg.amp,
+        )
 
     images, labels = s.tensors["val"]
-    logits = predict(
-        model,
-        images,
-        batch_size=s.cfg.eval_batch_size,
-        image_size=s.cfg.image_size,
-        channels_last=s.cfg.channels_last and s.device.type == "cuda",
-        amp=s.cfg.amp,
-    )
     y = labels.cpu()
-    loss = float(s.loss_fn.ce(torch.from_numpy(logits), y))
+    logits = regular = logits_of(images)
+    extra = {}
+    if s.cfg.test_mode != "regular":
+        generated = logits_of(s.tensors["val_gan"][0])
+        logits = combine_test_logits(regular, generated, s.cfg.test_mode)
+        extra["val_regular_acc"] = float((regular.argmax(1) == y.numpy()).mean())
+    loss = float(torch.nn.functional.cross_entropy(torch.from_numpy(logits), y))
     pred = logits.argmax(1)
     matrix = confusion_matrix(pred, y.numpy(), s.dataset.num_classes)
     return {
         "val_loss": loss,
         "val_acc": float((pred == y.numpy()).mean()),
         "val_macro_f1": float(macro_f1(matrix)),
+        **extra,
     }
 
 
@@ -259,6 +298,8 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
     cfg, model = s.cfg, _forward_model(s)
     ckpt_dir = checkpoint.run_dir(logger.run_id)
     images, labels = s.tensors["train"]
+    if cfg.early_stop and st.bad_epochs >= cfg.early_stop:
+        return True  # resumed after early stopping had already ended the loop
     reporter.start(cfg.epochs, first_epoch=st.epoch + 1)
     for epoch in range(st.epoch + 1, cfg.epochs + 1):
         n_batches = -(-len(images) // cfg.batch_size)
@@ -301,6 +342,7 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
             state, ckpt_dir / checkpoint.LAST, ckpt_dir / checkpoint.BEST if improved else None
         )
         logger.log_metrics(metrics, step=epoch)
+        pause("train.epoch_logged", epoch)
         reporter.end_epoch(
             epoch, {k: metrics[k] for k in ("train_loss", "train_acc", "val_loss", "val_acc")}
         )
@@ -312,6 +354,26 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
     return False
 
 
+def _provenance_tags(s: _Setup) -> dict[str, str]:
+    """``augplat.foreign_generator`` (and why) when a generator, or the expansion the run trains
+    on, comes from outside the dataset's train split (:mod:`augplat.gan.provenance`)."""
+    from augplat.gan.provenance import lineage_tags
+
+    tags = lineage_tags(s.dataset.source)  # --data is itself an expansion
+    if s.cfg.train_on == "expanded" and s.cfg.expanded:
+        import json
+
+        from augplat.data.dataset import MANIFEST
+        from augplat.data.store import resolve_dataset
+
+        manifest = resolve_dataset(s.cfg.expanded) / MANIFEST
+        tags.update(lineage_tags(json.loads(manifest.read_text(encoding="utf-8")).get("source")))
+    verdict = s.gan.verdict if s.gan is not None else None
+    if verdict is not None and (verdict.foreign or not tags):
+        tags.update(verdict.tags())
+    return tags
+
+
 def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tags):
     """Build everything and open (or reopen) the run; user errors come before the run exists."""
     from augplat import tracking
@@ -319,10 +381,15 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
     # Fail on an unreachable server in seconds, before minutes of data loading and model setup.
     tracking.check_reachable(tracking.resolve_tracking_uri(tracking_uri))
     if resume:
-        logger = tracking.reopen_run(resume, tracking_uri)
-        ckpt = checkpoint.load(checkpoint.find_for_resume(logger))
-        s = _build(TrainConfig.model_validate(ckpt["config"]), tracking_uri)
-        return s, _restore(s, ckpt), logger
+        point = checkpoint.open_for_resume(resume, tracking_uri)
+        if point.finished:
+            return None, None, point.logger  # resuming a finished run is a no-op
+        with checkpoint.failing(point.logger):
+            s = _build(TrainConfig.model_validate(point.config), tracking_uri)
+            if point.ckpt is None:  # killed before its first checkpoint: start over, same run
+                _log_start(point.logger, s)
+                return s, _State(), point.logger
+            return s, _restore(s, point.ckpt), point.logger
     s = _build(cfg, tracking_uri)
     run_tags = {
         "augplat.kind": "train",
@@ -332,11 +399,18 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         "augplat.aug": cfg.aug,
         "augplat.train_on": cfg.train_on,
         "augplat.test_mode": cfg.test_mode,
+        # a fold's own split has its own digest; folds of one dataset compare in one table
+        **(
+            {"augplat.fold": str(cfg.fold), "augplat.fold_of": s.dataset.checks["fold_of"]}
+            if cfg.fold is not None
+            else {}
+        ),
         **(tags or {}),
     }
     if s.gan is not None:
         run_tags["augplat.generator"] = s.cfg.generator
         run_tags["augplat.gan_method"] = s.gan.gan.name
+    run_tags.update(_provenance_tags(s))
     logger = tracking.start_run(
         cfg.experiment,
         cfg.run_name,
@@ -344,6 +418,12 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         parent_run_id=parent_run_id,
         tracking_uri=tracking_uri,
     )
+    _log_start(logger, s)
+    return s, _State(), logger
+
+
+def _log_start(logger, s: _Setup) -> None:
+    """What a run logs before its first epoch (idempotent: a restarted run logs it again)."""
     from augplat.classify.report import log_run_inputs
 
     log_run_inputs(logger, s)
@@ -354,9 +434,8 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         )
     if s.train_info:
         logger.log_params(s.train_info)
-    if cfg.train_on == "expanded":
+    if s.cfg.train_on == "expanded":
         logger.set_tags({"augplat.expanded_dataset": s.train_info["expanded_dataset"]})
-    return s, _State(), logger
 
 
 def train_classifier(
@@ -369,6 +448,7 @@ def train_classifier(
     parent_run_id: str | None = None,
     tags: dict[str, str] | None = None,
     on_start: Callable[[str], None] | None = None,
+    keep_checkpoints: bool = True,
 ) -> TrainResult:
     """Train, select on val, test once, and log everything to one MLflow run.
 
@@ -381,19 +461,32 @@ def train_classifier(
         parent_run_id: Make the run a child of this run (studies).
         tags: Extra run tags.
         on_start: Called with the run id once the run exists (before the first epoch).
+        keep_checkpoints: False (study trials): remove the run's local checkpoints once it has
+            ended for good (finished or pruned; a crash keeps them for ``--resume``).
     """
     from augplat.classify.report import final_evaluation
 
     reporter = reporter or Reporter()
     s, st, logger = _open(cfg, resume, tracking_uri, parent_run_id, tags)
+    if s is None:
+        reporter.message(f"run {logger.run_id} already finished: nothing to resume")
+        reporter.close()
+        return _finished_result(logger)
     try:
         with logger.closing():
             if on_start is not None:
                 on_start(logger.run_id)
+            pause("train.fit")
             stopped = _fit(s, st, logger, reporter, on_epoch)
             test = final_evaluation(s, st, logger, reporter)
+    except BaseException as exc:
+        if not keep_checkpoints and getattr(exc, "run_status", None):  # pruned: never resumed
+            checkpoint.remove_local(logger.run_id)
+        raise
     finally:
         reporter.close()
+    if not keep_checkpoints:
+        checkpoint.remove_local(logger.run_id)
     return TrainResult(
         run_id=logger.run_id,
         best_epoch=st.best_epoch,
@@ -401,4 +494,16 @@ def train_classifier(
         test=test,
         history=st.history,
         stopped_early=stopped,
+    )
+
+
+def _finished_result(logger) -> TrainResult:
+    """A finished run's result, read back from MLflow (``--resume`` of a finished run)."""
+    run = logger.client.get_run(logger.run_id)
+    metrics, monitor = run.data.metrics, run.data.params.get("monitor", "val_acc")
+    return TrainResult(
+        run_id=logger.run_id,
+        best_epoch=int(metrics.get("best_epoch", 0)),
+        best_score=float(metrics.get(f"best_{monitor}", float("nan"))),
+        test={k: v for k, v in metrics.items() if k.startswith("test_")},
     )

@@ -105,7 +105,8 @@ class ImageDataset:
         return ImageDataset(
             images=self.images, labels=self.labels, split=fold_split(self.folds, fold),
             classes=self.classes, name=self.name, source=self.source, skipped=self.skipped,
-            hflip=self.hflip, folds=self.folds, checks={**self.checks, "fold": fold},
+            hflip=self.hflip, folds=self.folds,
+            checks={**self.checks, "fold": fold, "fold_of": self.digest},
         )  # fmt: skip
 
     def subset(self, keep: np.ndarray) -> ImageDataset:

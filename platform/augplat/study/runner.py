@@ -31,7 +31,12 @@ from augplat.progress import Reporter
 from augplat.study import optuna_backend as ob
 from augplat.study import report as study_report
 from augplat.study.spec import StudySpec
-from augplat.study.storage import default_storage_path, fail_stale_trials, open_storage
+from augplat.study.storage import (
+    check_storage_url,
+    default_storage_path,
+    fail_stale_trials,
+    open_storage,
+)
 
 PARENT_ATTR = "mlflow_parent_run_id"
 TRACKING_VAR = "MLFLOW_TRACKING_URI"
@@ -422,6 +427,10 @@ def run_study(
     # cells made before or after it get runs of their own.
     adopt = os.environ.pop(PROJECT_RUN_VAR, None)
     _check_backend(spec, backend, workers, worker, storage, address)
+    check_storage_url(storage)  # before generators are trained, not after
+    from augplat import tracking
+
+    tracking.check_reachable(tracking.resolve_tracking_uri(tracking_uri))
     may_use = may_use_generator(spec)
     _require_generator_source(spec, may_use)
     arms, baseline = spec.final.resolved_arms(may_use)

@@ -18,7 +18,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from augplat.errors import ConfigError
 from augplat.home import augplat_home
+from augplat.tracking import redact_uri
 
 HEARTBEAT_INTERVAL_S = 30
 GRACE_PERIOD_S = 120
@@ -35,17 +37,44 @@ def open_storage(url: str | None, study_name: str, on_stale: Callable | None = N
     from optuna.storages import JournalStorage, RDBStorage
     from optuna.storages.journal import JournalFileBackend
 
+    quiet_optuna()
     if url is None or url.endswith((".journal", ".log")) or "://" not in url:
         path = Path(url) if url else default_storage_path(study_name)
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return RDBStorage(
-        url,
-        heartbeat_interval=HEARTBEAT_INTERVAL_S,
-        grace_period=GRACE_PERIOD_S,
-        failed_trial_callback=on_stale,
-    )
+    try:
+        return RDBStorage(
+            url,
+            heartbeat_interval=HEARTBEAT_INTERVAL_S,
+            grace_period=GRACE_PERIOD_S,
+            failed_trial_callback=on_stale,
+        )
+    except ImportError as exc:  # the database driver (psycopg, pymysql, ...) is missing
+        extra = " (pip install 'augplat[postgres]')" if url.startswith("postgres") else ""
+        raise ConfigError(
+            f"study storage {redact_uri(url)} needs the database driver '{exc.name}'{extra}"
+        ) from None
+    except Exception as exc:  # SQLAlchemy: bad URL, server down, wrong password
+        from sqlalchemy.exc import SQLAlchemyError
+
+        if not isinstance(exc, SQLAlchemyError):
+            raise
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(
+            f"cannot open the study storage {redact_uri(url)}: {redact_uri(reason)}"
+        ) from None
+
+
+def quiet_optuna() -> None:
+    """Silence Optuna's experimental/future warnings (heartbeats, journal backends): augplat
+    chose those features on purpose and the user cannot act on the warning."""
+    import warnings
+
+    from optuna.exceptions import ExperimentalWarning
+
+    warnings.filterwarnings("ignore", category=ExperimentalWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"optuna(\.|$)")
 
 
 def mark_owner(trial) -> None:
@@ -97,3 +126,25 @@ def fail_stale_trials(study, on_stale: Callable) -> list[int]:
             on_stale(study, frozen)
             failed.append(frozen.number)
     return failed
+
+
+def check_storage_url(url: str | None) -> None:
+    """Refuse a server database URL whose driver is missing, before any slow work starts.
+
+    Only imports the driver (nothing is connected or created): the real opening happens in
+    :func:`open_storage`, when the study starts.
+    """
+    if url is None or url.endswith((".journal", ".log")) or "://" not in url:
+        return
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ImportError as exc:
+        extra = " (pip install 'augplat[postgres]')" if url.startswith("postgres") else ""
+        raise ConfigError(
+            f"study storage {redact_uri(url)} needs the database driver '{exc.name}'{extra}"
+        ) from None
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"study storage {redact_uri(url)}: {exc}") from None
