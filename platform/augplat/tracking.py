@@ -54,11 +54,52 @@ def redact_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+# Stores MLflow itself understands; a plugin's scheme is accepted through its entry point.
+_KNOWN_SCHEMES = {"", "file", "http", "https", "sqlite", "postgresql", "mysql", "mssql"}
+_KNOWN_SCHEMES |= {"databricks", "databricks-uc", "uc"}
+
+
+def _check_scheme(uri: str) -> None:
+    """One line for a tracking URI MLflow would fail on after a traceback (``foo://bar``)."""
+    from importlib.metadata import entry_points
+
+    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    if len(scheme) == 1 or scheme in _KNOWN_SCHEMES:  # one letter: a Windows drive
+        return
+    if scheme in {e.name for e in entry_points(group="mlflow.tracking_store")}:
+        return
+    raise TrackingError(
+        f"unsupported tracking URI {redact_uri(uri)}: use http(s)://HOST:PORT, "
+        "sqlite:///FILE.db or a directory"
+    )
+
+
+def _health_request(uri: str) -> urllib.request.Request:
+    """The ``/health`` request; credentials in the URI (``http://user:pw@host``) become a
+    basic-auth header, as MLflow sends them, since urllib cannot take them in the URL."""
+    import base64
+
+    parts = urlsplit(uri)
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise TrackingError(f"tracking URI {redact_uri(uri)} has an invalid port") from None
+    netloc = parts.netloc.rpartition("@")[2]
+    url = urlunsplit(parts._replace(netloc=netloc)).rstrip("/") + "/health"
+    request = urllib.request.Request(url)
+    if parts.username is not None:
+        token = f"{parts.username}:{parts.password or ''}".encode()
+        request.add_header("Authorization", "Basic " + base64.b64encode(token).decode())
+    return request
+
+
 def check_reachable(uri: str, timeout: float = _REACH_TIMEOUT_S) -> None:
-    """Raise :class:`TrackingError` unless an http(s) server answers its health check."""
+    """Raise :class:`TrackingError` unless an http(s) server answers its health check (and
+    for a URI MLflow cannot use at all)."""
+    _check_scheme(uri)
     if urlsplit(uri).scheme not in ("http", "https"):
         return
-    health = uri.rstrip("/") + "/health"
+    health = _health_request(uri)
     try:
         with urllib.request.urlopen(health, timeout=timeout) as response:
             if response.status >= 400:
@@ -71,7 +112,7 @@ def check_reachable(uri: str, timeout: float = _REACH_TIMEOUT_S) -> None:
         raise TrackingError(
             f"MLflow server at {redact_uri(uri)} answered HTTP {exc.code}"
         ) from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: InvalidURL
         reason = getattr(exc, "reason", exc)
         raise TrackingError(
             f"cannot reach the MLflow tracking server at {redact_uri(uri)} ({reason}); start one "
@@ -114,6 +155,19 @@ class RunLogger:
     def __init__(self, mlflow_client, run_id: str):
         self.client = mlflow_client
         self.run_id = run_id
+        self.already_finished = False  # set by reopen_run: resuming it is a no-op
+        self._logged: set[tuple[str, int]] | None = None  # (key, step) of an earlier attempt
+
+    def remember_logged_steps(self) -> None:
+        """Skip, from now on, every (metric, step) the run already has.
+
+        Why: a resumed run repeats the steps between its last checkpoint (or its start) and the
+        kill, and the test evaluation of a run killed while finishing; MLflow cannot delete a
+        metric value, so each step keeps its first value and is never logged twice.
+        """
+        history = self.client.get_metric_history
+        metrics = self.client.get_run(self.run_id).data.metrics
+        self._logged = {(key, m.step) for key in metrics for m in history(self.run_id, key)}
 
     @property
     def experiment_id(self) -> str:
@@ -136,8 +190,10 @@ class RunLogger:
 
         from mlflow.entities import Metric
 
-        now = int(time.time() * 1000)
-        batch = [Metric(k, float(v), now, step or 0) for k, v in metrics.items()]
+        now, step = int(time.time() * 1000), step or 0
+        if self._logged is not None:
+            metrics = {k: v for k, v in metrics.items() if (k, step) not in self._logged}
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items()]
         for start in range(0, len(batch), 1000):
             self.client.log_batch(self.run_id, metrics=batch[start : start + 1000])
 
@@ -159,10 +215,43 @@ class RunLogger:
         """Write ``text`` as an artifact file (e.g. ``config.yaml``)."""
         self.client.log_text(self.run_id, text, artifact_file)
 
+    def has_artifact(self, artifact_path: str) -> bool:
+        """Whether the run has this artifact file (asked without downloading anything)."""
+        parent = artifact_path.rpartition("/")[0] or None
+        try:
+            listed = self.client.list_artifacts(self.run_id, parent)
+        except Exception:  # MlflowException / OSError: no such directory
+            return False
+        return any(f.path == artifact_path for f in listed)
+
     def download(self, artifact_path: str, dst: str | Path) -> Path:
-        """Download an artifact of this run into ``dst``; returns the local path."""
-        Path(dst).mkdir(parents=True, exist_ok=True)
-        return Path(self.client.download_artifacts(self.run_id, artifact_path, str(dst)))
+        """Download an artifact of this run into ``dst``; returns the local path.
+
+        No progress bar (one line per command); a failed download leaves no empty ``dst``.
+        """
+        dst = Path(dst)
+        created = not dst.exists()
+        dst.mkdir(parents=True, exist_ok=True)
+        previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+        os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+        try:
+            return Path(self.client.download_artifacts(self.run_id, artifact_path, str(dst)))
+        except BaseException:
+            if created and not any(dst.iterdir()):
+                dst.rmdir()
+            raise
+        finally:
+            if previous is None:
+                os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+            else:
+                os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+
+    def read_text(self, artifact_path: str) -> str | None:
+        """The text of an artifact file (e.g. ``config.yaml``), or None when it is missing."""
+        if not self.has_artifact(artifact_path):
+            return None
+        with scratch_dir() as tmp:
+            return self.download(artifact_path, tmp).read_text(encoding="utf-8")
 
     @contextlib.contextmanager
     def _fluent(self) -> Iterator[None]:
@@ -197,6 +286,8 @@ class RunLogger:
         import torch
         from mlflow.models import infer_signature
 
+        if self._drop_unfinished_models(name):
+            return  # a resumed run that logged its model before the kill: one model, not two
         model = model.eval().cpu()
         with torch.no_grad():
             output = model(torch.from_numpy(input_example)).numpy()
@@ -214,6 +305,21 @@ class RunLogger:
                 # pickle keeps the Classifier class (and its .embed); torch.export would not
                 serialization_format="pickle",
             )
+
+    def _drop_unfinished_models(self, name: str) -> bool:
+        """Whether the run already has a READY model ``name``; deletes half-logged ones (a
+        kill during an earlier ``log_model``) so they never show next to the real one."""
+        found = self.client.search_logged_models(
+            experiment_ids=[self.experiment_id],
+            filter_string=f"source_run_id = '{self.run_id}' AND name = '{name}'",
+        )
+        ready = False
+        for model in found:
+            if str(model.status) == "READY":
+                ready = True
+            else:
+                self.client.delete_logged_model(model.model_id)
+        return ready
 
     def end(self, status: str = "FINISHED") -> None:
         """Terminate the run with ``FINISHED``, ``FAILED`` or ``KILLED``."""
@@ -234,14 +340,22 @@ class RunLogger:
         self.end("FINISHED")
 
 
+# MLflow 3's UI opens an experiment of this kind on its training runs, not the GenAI overview.
+EXPERIMENT_KIND_TAG, EXPERIMENT_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def experiment_id(mlflow_client, name: str) -> str:
-    """Id of experiment ``name``, created if missing."""
+    """Id of experiment ``name``, created if missing (as a model-training experiment)."""
     experiment = mlflow_client.get_experiment_by_name(name)
     if experiment is not None:
         if experiment.lifecycle_stage == "deleted":
             mlflow_client.restore_experiment(experiment.experiment_id)
+        if EXPERIMENT_KIND_TAG not in experiment.tags:
+            mlflow_client.set_experiment_tag(
+                experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+            )
         return experiment.experiment_id
-    return mlflow_client.create_experiment(name)
+    return mlflow_client.create_experiment(name, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
 
 
 def launch_tags() -> dict[str, str]:
@@ -267,8 +381,10 @@ def start_run(
     run is adopted instead of creating a new one, so the step logs where MLflow Projects expects;
     the tags ``augplat launch`` passed along (:func:`launch_tags`) are set on it first.
     """
+    from augplat.liveness import owner_tags
+
     mlflow_client = client(tracking_uri)
-    all_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    all_tags = {**owner_tags(), **{str(k): str(v) for k, v in (tags or {}).items()}}
     project_run = os.environ.get("MLFLOW_RUN_ID")
     if project_run and parent_run_id is None:
         logger = RunLogger(mlflow_client, project_run)
@@ -322,12 +438,98 @@ def fetch_run(
     return run
 
 
-def reopen_run(run_id: str, tracking_uri: str | None = None) -> RunLogger:
-    """Reopen an existing run (for ``--resume``); unknown ids raise :class:`TrackingError`."""
+def reopen_run(
+    run_id: str, tracking_uri: str | None = None, *, finished_is_done: bool = False
+) -> RunLogger:
+    """Reopen an existing run (for ``--resume``) as this process's.
+
+    A run whose owner process is gone is first ended FAILED (:func:`fail_if_dead`) and then
+    taken over. With ``finished_is_done`` a FINISHED run is not reopened: the logger comes back
+    with ``already_finished`` set (resuming a finished training run is a no-op).
+
+    Raises:
+        TrackingError: No such run in this store.
+        ConfigError: The run is still running in a live process.
+    """
+    from augplat.errors import ConfigError
+    from augplat.liveness import HOST_TAG, PID_TAG, owner_tags
+
     mlflow_client = client(tracking_uri)
-    fetch_run(mlflow_client, run_id)
+    run = fail_if_dead(mlflow_client, fetch_run(mlflow_client, run_id))
+    logger = RunLogger(mlflow_client, run_id)
+    if finished_is_done and run.info.status == "FINISHED":
+        logger.already_finished = True
+        return logger
+    if run.info.status == "RUNNING" and run_owner_alive(run):
+        tags = run.data.tags
+        raise ConfigError(
+            f"run {run_id} is still running (pid {tags.get(PID_TAG)} on {tags.get(HOST_TAG)}): "
+            "stop it first, or wait for it"
+        )
     mlflow_client.update_run(run_id, status="RUNNING")
-    return RunLogger(mlflow_client, run_id)
+    logger.set_tags(owner_tags())
+    return logger
+
+
+def run_owner_alive(run) -> bool | None:
+    """Whether the process that runs ``run`` is alive (None: unknown, e.g. another host)."""
+    from augplat.liveness import owner_alive
+
+    return owner_alive(run.data.tags)
+
+
+def fail_if_dead(mlflow_client, run):
+    """End ``run`` FAILED when it is RUNNING but its process is provably gone; returns the
+    (refreshed) run. Tag ``augplat.ended_by=dead-process`` says who ended it.
+
+    Every command that reads runs (resume, compare, study resume, pipeline reuse) calls this
+    (or :func:`end_dead_runs`) so no statistic and no UI counts a dead run as running.
+    """
+    if run.info.status != "RUNNING" or run_owner_alive(run) is not False:
+        return run
+    from mlflow.entities import RunTag
+
+    run_id = run.info.run_id
+    mlflow_client.log_batch(run_id, tags=[RunTag("augplat.ended_by", "dead-process")])
+    mlflow_client.set_terminated(run_id, status="FAILED")
+    return mlflow_client.get_run(run_id)
+
+
+def end_dead_runs(mlflow_client, runs) -> list:
+    """:func:`fail_if_dead` over ``runs``; returns them, dead ones now FAILED."""
+    return [fail_if_dead(mlflow_client, run) for run in runs]
+
+
+def search_all(mlflow_client, experiment_ids: list[str], filter_string: str = "") -> Iterator[Any]:
+    """Every run matching ``filter_string`` in the experiments (all pages), newest first."""
+    token = None
+    while True:
+        page = mlflow_client.search_runs(
+            experiment_ids,
+            filter_string,
+            max_results=1000,
+            order_by=["attributes.start_time DESC"],
+            page_token=token,
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def latest_artifact(mlflow_client, run_id: str, folder: str, suffix: str, dst: Path) -> Path | None:
+    """Download into ``dst`` the last (by name) file of ``folder`` ending in ``suffix``."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        names = sorted(
+            a.path for a in mlflow_client.list_artifacts(run_id, folder) if a.path.endswith(suffix)
+        )
+        if not names:
+            return None
+        return Path(mlflow_client.download_artifacts(run_id, names[-1], str(dst)))
+    except (MlflowException, OSError):
+        return None
 
 
 def record_prepared_dataset(ds, directory: str | Path) -> str | None:

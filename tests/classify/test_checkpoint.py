@@ -31,14 +31,17 @@ def test_every_epoch_is_written_with_interval_zero(tmp_path):
         saver.close()
 
 
-def test_nothing_is_written_before_the_interval_and_close_writes_the_newest(tmp_path):
+def test_the_first_epoch_is_written_at_once_then_nothing_before_the_interval(tmp_path):
     last, best = tmp_path / "last.pt", tmp_path / "best.pt"
     saver = BackgroundSaver(3600.0)
     saver.submit(_state(1), last, best)
+    # The first finished epoch is on disk before submit returns: a kill in the first
+    # interval still finds a checkpoint to resume from.
+    assert _epoch_on_disk(last) == 1 and _epoch_on_disk(best) == 1
     saver.submit(_state(2), last, best)  # improved again
     saver.submit(_state(3), last, None)  # not improved
     saver.wait()
-    assert not last.exists() and not best.exists()
+    assert _epoch_on_disk(last) == 1 and _epoch_on_disk(best) == 1
     saver.close()
     assert _epoch_on_disk(last) == 3
     assert _epoch_on_disk(best) == 2  # the best epoch, though it never was written as last
@@ -73,18 +76,22 @@ def test_interval_elapses_between_epochs(tmp_path, monkeypatch):
     try:
         saver.submit(_state(1), last, None)
         saver.wait()
-        assert not last.exists()
-        clock[0] += 31.0
+        assert _epoch_on_disk(last) == 1  # the first epoch: always
+        clock[0] += 10.0
         saver.submit(_state(2), last, None)
         saver.wait()
-        assert _epoch_on_disk(last) == 2
-        clock[0] += 5.0
+        assert _epoch_on_disk(last) == 1  # 10 s after the first write: not due
+        clock[0] += 21.0
         saver.submit(_state(3), last, None)
         saver.wait()
-        assert _epoch_on_disk(last) == 2  # 5 s after the last write: not due
+        assert _epoch_on_disk(last) == 3
+        clock[0] += 5.0
+        saver.submit(_state(4), last, None)
+        saver.wait()
+        assert _epoch_on_disk(last) == 3  # 5 s after the last write: not due
     finally:
         saver.close()
-    assert _epoch_on_disk(last) == 3
+    assert _epoch_on_disk(last) == 4
 
 
 class _InterruptAt(Reporter):

@@ -8,7 +8,10 @@ run trains and are uploaded as run artifacts under ``checkpoints/`` when it ends
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,13 @@ ARTIFACT_DIR = "checkpoints"
 def run_dir(run_id: str) -> Path:
     """Local state directory of a run."""
     return runs_dir() / run_id
+
+
+def remove_local(run_id: str) -> None:
+    """Delete a run's local state directory (checkpoints, caches); a no-op when absent."""
+    import shutil
+
+    shutil.rmtree(run_dir(run_id), ignore_errors=True)
 
 
 def save(path: str | Path, state: dict[str, Any]) -> Path:
@@ -53,7 +63,7 @@ class BackgroundSaver:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="augplat-ckpt")
         self._pending = None
         self._interval = interval_s
-        self._written_at = time.monotonic()
+        self._written_at: float | None = None  # None: nothing written yet
         self._last: tuple[dict[str, Any], Path] | None = None  # newest epoch, not on disk yet
         self._best: tuple[dict[str, Any], Path] | None = None  # best epoch, not on disk yet
 
@@ -63,7 +73,12 @@ class BackgroundSaver:
         self._last = (snapshot, last)
         if best is not None:
             self._best = (snapshot, best)
-        if time.monotonic() - self._written_at >= self._interval:
+        if self._written_at is None:
+            # The first finished epoch is always on disk before its metrics are logged, so a
+            # kill in the first interval still resumes from a checkpoint.
+            self._write()
+            self.wait()
+        elif time.monotonic() - self._written_at >= self._interval:
             self._write()
 
     def _write(self) -> None:
@@ -139,15 +154,61 @@ def load(path: str | Path) -> dict[str, Any]:
         raise UserError(f"{path}: cannot read checkpoint ({exc})") from None
 
 
-def find_for_resume(logger) -> Path:
-    """``last.pt`` of a run: the local copy if this machine trained it, else the artifact."""
+def find_local_or_artifact(logger) -> Path | None:
+    """``last.pt`` of a run: the local copy if this machine trained it, else the artifact,
+    else None (killed before its first checkpoint)."""
     local = run_dir(logger.run_id) / LAST
     if local.is_file():
         return local
+    if not logger.has_artifact(f"{ARTIFACT_DIR}/{LAST}"):
+        return None
+    return logger.download(f"{ARTIFACT_DIR}/{LAST}", run_dir(logger.run_id) / "download")
+
+
+@dataclass
+class ResumePoint:
+    """Where a ``--resume`` continues: the reopened run, its checkpoint (None: start over
+    inside the same run) and the run's own config values; ``finished``: nothing to do."""
+
+    logger: Any
+    ckpt: dict[str, Any] | None
+    config: dict[str, Any]
+    finished: bool = False
+
+
+def open_for_resume(run_id: str, tracking_uri: str | None) -> ResumePoint:
+    """Reopen run ``run_id`` for ``--resume`` (``finished`` when it already did: a no-op).
+
+    Without a checkpoint (killed before the first one) the run starts over from its logged
+    ``config.yaml``. Any error here ends the run FAILED instead of leaving it RUNNING.
+    """
+    import yaml
+
+    from augplat import tracking
+
+    logger = tracking.reopen_run(run_id, tracking_uri, finished_is_done=True)
+    if logger.already_finished:
+        return ResumePoint(logger, None, {}, finished=True)
+    with failing(logger):
+        logger.remember_logged_steps()  # steps redone after the checkpoint are not logged twice
+        path = find_local_or_artifact(logger)
+        if path is not None:
+            ckpt = load(path)
+            return ResumePoint(logger, ckpt, ckpt["config"])
+        text = logger.read_text("config.yaml")
+        if text is None:
+            raise UserError(
+                f"run {run_id} was killed while it started: it has neither a checkpoint nor its "
+                "config.yaml, so it cannot resume; start a new run"
+            )
+        return ResumePoint(logger, None, yaml.safe_load(text))
+
+
+@contextlib.contextmanager
+def failing(logger) -> Iterator[None]:
+    """End the run FAILED when the block raises (a resume that cannot go on), then re-raise."""
     try:
-        return logger.download(f"{ARTIFACT_DIR}/{LAST}", run_dir(logger.run_id) / "download")
-    except Exception:  # MlflowException / OSError: the artifact simply is not there
-        raise UserError(
-            f"run {logger.run_id} has no checkpoint to resume from (neither {local} nor the "
-            f"artifact {ARTIFACT_DIR}/{LAST})"
-        ) from None
+        yield
+    except BaseException:
+        logger.end("FAILED")
+        raise

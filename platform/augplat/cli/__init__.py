@@ -21,11 +21,13 @@ from augplat.cli import data as data_cli
 from augplat.cli import ensemble as ensemble_cli
 from augplat.cli import expand as expand_cli
 from augplat.cli import gan as gan_cli
+from augplat.cli import gc as gc_cli
 from augplat.cli import launch as launch_cli
 from augplat.cli import pipeline as pipeline_cli
 from augplat.cli import server as server_cli
 from augplat.cli import study as study_cli
 from augplat.cli import train as train_cli
+from augplat.cli.common import one_line_warnings
 from augplat.errors import USER_ERROR_EXIT_CODE, UserError
 
 app = typer.Typer(
@@ -47,15 +49,30 @@ app.command("launch")(launch_cli.launch)
 app.command("pipeline")(pipeline_cli.pipeline)
 app.command("ensemble")(ensemble_cli.ensemble)
 app.command("compare")(compare_cli.compare)
+app.command("gc")(gc_cli.gc)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app; user errors become one line on stderr and exit code 2."""
+    """Entry point: run the app; user errors become one line on stderr and exit code 2.
+
+    Click's usage errors (a bad option value, an unknown option) too: one line naming the
+    option, not click's three (Usage / Try / Error).
+    """
+    one_line_warnings()
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(USER_ERROR_EXIT_CODE) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         raise SystemExit(130) from None
+    except typer.TyperException as exc:  # click's usage errors, as typer vendors them
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as before
+            print(message, file=sys.stderr)
+            raise SystemExit(exc.exit_code) from None
+        print(f"error: {' '.join(message.split())}", file=sys.stderr)
+        raise SystemExit(getattr(exc, "exit_code", USER_ERROR_EXIT_CODE)) from None
+    if isinstance(code, int) and code:
+        raise SystemExit(code)  # typer.Exit(code) comes back as the return value

@@ -26,3 +26,18 @@ def setup_logging(verbose: bool = False) -> None:
     logger.propagate = False
     for noisy in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    return f"warning: {' '.join(str(message).split())}\n"
+
+
+def one_line_warnings() -> None:
+    """Show every Python warning as one ``warning: ...`` line.
+
+    Why: the default format adds the source line, and Pillow's DecompressionBombWarning for a
+    100-megapixel image becomes a multi-line block in the middle of the output.
+    """
+    import warnings
+
+    warnings.formatwarning = _one_line

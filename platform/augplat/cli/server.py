@@ -64,14 +64,15 @@ def _auth_config(store: str, auth_db: str | None, permission: str, port: int) ->
     """
     from augplat.errors import ConfigError
 
-    _flask_secret()
     if os.environ.get("MLFLOW_AUTH_CONFIG_PATH"):
+        _flask_secret()
         return  # the operator's own file wins
     if not os.environ.get("MLFLOW_AUTH_ADMIN_PASSWORD"):
-        raise ConfigError(
+        raise ConfigError(  # before anything is written: a refused start leaves nothing
             "--auth needs MLFLOW_AUTH_ADMIN_PASSWORD in the environment (the admin password, "
             "used when the admin user is first created), or MLFLOW_AUTH_CONFIG_PATH"
         )
+    _flask_secret()
     if auth_db is None:
         auth_db = store
         if store.startswith("sqlite:///"):

@@ -121,7 +121,14 @@ def outputs_of(step: str, run) -> dict[str, str] | None:
 
 
 def find_reusable(client, experiment_id: str, step: str, key: str):
-    """The newest FINISHED run of ``step`` with ``key`` whose outputs are usable, and them."""
+    """The newest FINISHED run of ``step`` with ``key`` whose outputs are usable, and them.
+
+    Runs of this step left RUNNING by a dead process are ended FAILED on the way.
+    """
+    from augplat.tracking import end_dead_runs
+
+    running = f"tags.`{KEY_TAG}` = '{key}' and attributes.status = 'RUNNING'"
+    end_dead_runs(client, client.search_runs([experiment_id], filter_string=running))
     runs = client.search_runs(
         [experiment_id],
         filter_string=f"tags.`{KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'",

@@ -96,6 +96,34 @@ def check_conditions(space: dict[str, ParamSpec]) -> None:
         seen.append(name)
 
 
+def check_values(space: dict[str, ParamSpec], model: type[BaseModel]) -> None:
+    """Both ends of every range and every choice must be valid for ``model``'s field.
+
+    Why: a bad value (``lr: {low: -0.5, ...}``, a ``batch_size`` range holding 0) would
+    otherwise surface as a validation traceback in some trial, after the study had started.
+    """
+    from typing import Annotated
+
+    from pydantic import TypeAdapter, ValidationError
+
+    for name, spec in space.items():
+        field = model.model_fields[name]
+        if spec.type == "float" and field.annotation is int:
+            raise ValueError(f"'{name}' takes whole numbers: use type int")
+        if spec.type == "categorical":
+            values = list(spec.choices or [])
+        else:
+            cast = int if spec.type == "int" else float
+            values = [cast(spec.low), cast(spec.high)]
+        adapter = TypeAdapter(Annotated[field.annotation, field])
+        for value in values:
+            try:
+                adapter.validate_python(value)
+            except ValidationError as exc:
+                message = exc.errors()[0]["msg"]
+                raise ValueError(f"'{name}' cannot be {value!r}: {message}") from None
+
+
 def suggest_params(trial, space: dict[str, ParamSpec]) -> dict[str, Any]:
     """Suggest every active parameter in declaration order; inactive ones are left out."""
     chosen: dict[str, Any] = {}
