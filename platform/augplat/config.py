@@ -33,6 +33,10 @@ class TrainConfig(BaseModel):
     weights: str = Field("none", description="none | imagenet | PATH to a state dict")
     freeze_backbone: bool = Field(False, description="feature extraction: train the head only")
     image_size: int | None = Field(None, ge=8, le=1024, description="resize inputs; None keeps")
+    fold: int | None = Field(
+        None, ge=0, description="fold I of a dataset prepared with --folds K: it tests, fold "
+        "I+1 validates, the rest train; None uses the prepared split",
+    )  # fmt: skip
 
     # optimisation
     epochs: int = Field(10, ge=1)
@@ -84,6 +88,16 @@ class TrainConfig(BaseModel):
         "regular",
         description="regular (original test set) | gan (its translated version) | both "
         "(average the two predictions: test-time augmentation)",
+    )
+    allow_foreign_generator: bool = Field(
+        False,
+        description="use a generator trained on images outside this dataset's train split "
+        "(never on its val/test images); the run is tagged augplat.foreign_generator=true",
+    )
+    tta: Literal["none", "hflip", "tencrop"] = Field(
+        "none",
+        description="classic test-time augmentation, logged beside the plain test metrics as "
+        "test_tta_*: hflip (image + mirror) or tencrop (corners + centre, and mirrors)",
     )
 
     # runtime

@@ -69,6 +69,11 @@ class ExpandConfig(BaseModel):
     multiplier: float | None = Field(None, ge=1, description="balance target factor [1.0]")
     name: str | None = Field(None, description="output dataset name [<data>-expanded]")
     seed: int = 0
+    allow_foreign_generator: bool = Field(
+        False,
+        description="use a generator trained on images outside the dataset's train split "
+        "(never on its val/test images); the expansion records it",
+    )
     batch_size: int = Field(256, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     experiment: str = "augplat"
@@ -235,6 +240,7 @@ class ExpansionPlan:
     target: int | None
     targets: np.ndarray  # per synthetic image
     sources: np.ndarray  # per synthetic image: train position, -1 for none
+    verdict: Any = None  # the generator's provenance check (None for --classic)
 
 
 def _engine(cfg: ExpandConfig, device, tracking_uri):
@@ -262,8 +268,14 @@ def plan(cfg: ExpandConfig, device, tracking_uri: str | None = None) -> Expansio
         raise ConfigError(f"generator {run_id} names no training dataset: pass --data NAME")
     src_dir = resolve_dataset(name).resolve()
     src = ImageDataset.load(src_dir)
+    verdict = None
     if run_id is not None:
+        from augplat.gan.provenance import check_generator_use
+
         check_generator(engine, src, run_id)
+        verdict = check_generator_use(engine, src, allow_foreign=cfg.allow_foreign_generator)
+    elif not src.hflip:  # the dataset says a mirror changes the label (digits)
+        engine.ops.pop("hflip", None)
     strategy = strategy_for(engine) if run_id is not None else "classic"
     out_name = check_name(cfg.name or f"{src.name}-expanded")
     if dataset_dir(out_name).resolve() == src_dir:
@@ -275,7 +287,7 @@ def plan(cfg: ExpandConfig, device, tracking_uri: str | None = None) -> Expansio
     add, target = plan_additions(counts, cfg.per_class, cfg.multiplier)
     targets, sources = choose_sources(train_labels, add, strategy, src.classes, cfg.seed)
     return ExpansionPlan(
-        src, src_dir, engine, strategy, run_id, out_name, add, target, targets, sources
+        src, src_dir, engine, strategy, run_id, out_name, add, target, targets, sources, verdict
     )
 
 
@@ -290,6 +302,7 @@ def _assemble(p: ExpansionPlan, synthetic: np.ndarray):
         np.concatenate([src.split, np.zeros(n_syn, dtype=np.int8)]),
         src.classes,
         name=p.out_name,
+        hflip=src.hflip,
     )
     flags = np.concatenate([np.zeros(len(src.images), bool), np.ones(n_syn, bool)])
     origins = np.concatenate([np.full(len(src.images), -1, np.int64), origin.astype(np.int64)])
@@ -316,6 +329,8 @@ def _lineage(cfg: ExpandConfig, p: ExpansionPlan, run_id: str) -> dict[str, Any]
     if cfg.classic:
         lineage["policy"] = p.engine.name
         lineage["strength"] = p.engine.strength
+    if p.verdict is not None:
+        lineage.update(p.verdict.lineage())
     return lineage
 
 
@@ -357,6 +372,8 @@ def _log_run(logger, cfg: ExpandConfig, p: ExpansionPlan, ds, synthetic, directo
             "num_train_before": n_train_before,
             "num_train_after": n_train_before + len(synthetic),
             "synthesis_time_s": secs,
+            # A synthetic image that is a near-copy of a val/test image is leakage.
+            "synthetic_near_val_test": _near_val_test(src, synthetic),
         }
     )
     with scratch_dir() as out:
@@ -367,6 +384,14 @@ def _log_run(logger, cfg: ExpandConfig, p: ExpansionPlan, ds, synthetic, directo
             plots.image_grid(synthetic[pick], out / "synthetic_samples.png", GRID_PER_CLASS, titles)
         logger.log_artifact(out, "expansion")
     logger.log_artifact(directory / "manifest.json", "data")
+
+
+def _near_val_test(src, synthetic: np.ndarray) -> int:
+    """Synthetic images within the near-duplicate threshold of a val or test image."""
+    from augplat.data.duplicates import near_copies
+
+    held_out = src.images[np.flatnonzero(src.split != 0)]
+    return near_copies(synthetic, held_out)
 
 
 def _grid_pick(targets: np.ndarray, classes: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -409,6 +434,7 @@ def expand_dataset(cfg: ExpandConfig, *, tracking_uri: str | None = None) -> Exp
         "augplat.expand_strategy": p.strategy,
         "augplat.generator": p.generator_run or "none",
         "augplat.gan_method": p.engine.name if p.generator_run else "classic",
+        **(p.verdict.tags() if p.verdict is not None else {}),
     }
     target_dir = dataset_dir(ds.name)
     existed = target_dir.exists()

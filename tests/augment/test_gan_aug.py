@@ -174,6 +174,11 @@ def test_gan_prob_one_never_shows_an_original(model_inputs, bank):
     assert run.data.metrics["gan_replaced_frac"] == 1.0
     assert run.data.params["generator"] == runs["marker"]  # the name resolved to the run id
     assert run.data.params["gan_bank_variants"] == ("1" if bank else "0")  # a translator: 1
+    if bank:  # the bank was checked against val/test (flat marker images copy none)
+        assert run.data.params["gan_bank_near_val_test"] == "0"
+    else:  # online: a probe of generated images was checked the same way
+        assert run.data.params["gan_near_val_test"] == "0"
+        assert int(run.data.params["gan_near_val_test_probe"]) > 0
 
 
 def test_a_generator_that_does_not_fit_fails_before_a_run():

@@ -53,7 +53,7 @@ def test_topk_accuracy_and_ties_go_to_the_lower_index():
     assert topk_accuracy(tied, np.array([1]), 1) == 0.0
 
 
-def test_zero_support_and_zero_prediction_classes_give_no_nan_and_no_warning():
+def test_zero_support_and_zero_prediction_classes_give_no_warning_and_nan_only_if_absent():
     # Class 1 is never predicted; class 2 never occurs but is predicted once.
     scores = np.array([[5.0, 0, 0], [5.0, 0, 0], [0, 0, 5.0], [5.0, 0, 0]])
     labels = np.array([0, 0, 1, 1])
@@ -62,11 +62,26 @@ def test_zero_support_and_zero_prediction_classes_give_no_nan_and_no_warning():
         report = classification_report(scores, labels, ["x", "y", "z"])
     x, y, z = report["per_class"]
     assert y["precision"] == 0.0 and y["f1"] == 0.0 and y["accuracy"] == 0.0
-    assert z["support"] == 0 and z["accuracy"] == 0.0 and z["f1"] == 0.0
+    # absent from the labels: its accuracy was not measured (NaN), not "always wrong" (0)
+    assert z["support"] == 0 and np.isnan(z["accuracy"]) and z["f1"] == 0.0
     assert x["precision"] == pytest.approx(2 / 3) and x["f1"] == pytest.approx(0.8)
     assert report["macro_f1"] == pytest.approx((0.8 + 0.0) / 2)  # z has no support: left out
-    values = [v for row in report["per_class"] for v in row.values() if isinstance(v, float)]
+    values = [
+        v
+        for row in report["per_class"]
+        for k, v in row.items()
+        if isinstance(v, float) and not (row["support"] == 0 and k == "accuracy")
+    ]
     assert not np.isnan(values).any()
+
+
+def test_per_class_accuracy_of_a_class_absent_from_the_split_is_nan_in_logged_metrics():
+    from augplat.classify.report import split_metrics
+
+    scores = np.array([[5.0, 0, 0], [0, 5.0, 0]])
+    metrics, _ = split_metrics(scores, np.array([0, 1]), ["x", "y", "z"], "test")
+    assert metrics["test_acc_x"] == 1.0 and metrics["test_acc_y"] == 1.0
+    assert np.isnan(metrics["test_acc_z"])
 
 
 def test_empty_and_all_empty_inputs():
@@ -98,6 +113,7 @@ def test_agrees_with_sklearn_on_random_data(seed):
     )
     rows = report["per_class"]
     np.testing.assert_allclose([r["precision"] for r in rows], precision)
+    recall = np.where(support > 0, recall, np.nan)  # an absent class: not measured
     np.testing.assert_allclose([r["accuracy"] for r in rows], recall)
     np.testing.assert_allclose([r["f1"] for r in rows], f1)
     np.testing.assert_array_equal([r["support"] for r in rows], support)

@@ -45,6 +45,7 @@ def test_synthetic_trains_on_generated_images_only(model_inputs):
     run = client().get_run(result.run_id)
     assert run.data.params["synthetic_images"] == str(n)
     assert run.data.params["original_images"] == str(n)
+    assert run.data.params["synthetic_near_val_test"] == "0"  # markers copy no val/test image
     assert run.data.tags["augplat.train_on"] == "synthetic"
     # A noise generator makes K fresh same-label samples per image.
     model_inputs.clear()

@@ -155,3 +155,11 @@ def test_report_files(tmp_path):
         "| baseline | 3 | 81.00 | [78.52, 83.48] | baseline |"
         in (tmp_path / "summary.md").read_text()
     )
+
+
+def test_a_foreign_generator_is_stated_in_the_verdict():
+    base = [0.70, 0.72, 0.69, 0.71, 0.73, 0.70]
+    why = "trained on images outside the train split of digits-20"
+    gan = _arm("gan", [v + 0.01 for v in base], foreign=why)
+    a = analyse(_arm("baseline", base) + gan, "test_top1")
+    assert a.verdicts[0].endswith(f"; foreign generator in 6 run(s): {why}")

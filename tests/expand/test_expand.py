@@ -83,6 +83,7 @@ def test_balance_with_stargan_counts_lineage_run_and_determinism():
     assert inputs["source"] == ("digits", src.digest)
     assert run.data.params["mode"] == "balance" and run.data.params["multiplier"] == "1.5"
     assert run.data.metrics["num_synthetic"] == added.sum()
+    assert run.data.metrics["synthetic_near_val_test"] >= 0  # checked against val/test
     names = {a.path for a in client().list_artifacts(result.run_id, "expansion")}
     assert names == {
         f"expansion/{n}"

@@ -103,9 +103,13 @@ def test_train_cgan_then_sample_and_eval(cli):
     again = load_generator(run_id).generate(10, labels, generator=torch.Generator().manual_seed(7))
     assert torch.equal(first, again)
 
-    evaluated = cli("gan", "eval", run_id, check=True)
+    evaluated = cli("gan", "eval", run_id, "--data", "digits", check=True)
     printed = _printed(evaluated.stdout)
     assert printed["fid_clf"] == pytest.approx(metrics["fid_clf"], abs=1e-4)  # same judge, seed
+    tags = client.get_run(run_id).data.tags  # which data the metrics came from
+    assert tags["augplat.eval_dataset"] == "digits"
+    assert tags["augplat.eval_dataset_digest"] == digest
+    assert tags["augplat.eval_foreign_generator"] == "false"
 
     cfg = GanConfig(method="cgan", data="digits", ngf=8, ndf=8, n_blocks=1, z_dim=16,
                     batch_size=32, epochs=1, decay_epochs=1, ema=0.9)  # fmt: skip

@@ -78,6 +78,13 @@ def test_shared_plans_put_the_arm_over_the_winner():
     assert plans["v"].ensemble and plans["v"].params == {}
 
 
+def test_generative_off_with_a_single_generative_choice_fixes_it():
+    spec = _spec()
+    spec.space["aug"] = spec.space["aug"].model_copy(update={"choices": ["gan"]})
+    sub = arm_search_spec(spec, "no_gan", {"generative": "off"})
+    assert "aug" not in sub.space and sub.train["aug"] == "none"  # as shared tuning does
+
+
 def test_per_arm_space_fixes_the_arm_and_decides_its_conditions():
     spec = _spec()
     classic = arm_search_spec(spec, "classic", {"generative": "off", "aug": "classic"})
@@ -86,7 +93,7 @@ def test_per_arm_space_fixes_the_arm_and_decides_its_conditions():
     assert classic.train["aug"] == "classic" and classic.name == "s.classic"
     assert classic.experiment_name == spec.experiment_name  # trials land in the study's experiment
     no_gan = arm_search_spec(spec, "no_gan", {"generative": "off"})
-    assert no_gan.space["aug"].choices == ["classic"]  # generative choices dropped
+    assert no_gan.space["aug"].choices == ["classic", "none"]  # gan → none, both → classic
     assert "gan_prob" not in no_gan.space  # a generator-only setting leaves the space
 
 

@@ -136,7 +136,7 @@ def test_the_study_ends_in_a_verdict_users_find_everywhere(cli, grid_study):
     sections += ["Paired differences", "Data-efficiency curve", "Reproduce"]
     for section in sections:
         assert f"## {section}" in markdown
-    assert "Tuning: shared; trials per arm: tuned: 2, no_gan: 2" in markdown
+    assert "Tuning: shared; one search of 2 finished trials (requested 2)" in markdown
     parser = _Tables()
     parser.feed((report_dir / "report.html").read_text())
     assert parser.tables >= 4 and parser.images
@@ -159,6 +159,7 @@ def test_the_study_ends_in_a_verdict_users_find_everywhere(cli, grid_study):
 
 
 @pytest.mark.slow
+@pytest.mark.kill
 def test_kill_during_the_final_grid_then_resume_runs_each_cell_once(grid_study, isolated_home):
     path = grid_study(extra="")
     marker = isolated_home / "paused"

@@ -124,6 +124,7 @@ class GanAugment:
         self.mode = augment_mode(gan)
         self.bank: torch.Tensor | None = None
         self.bank_calls = 0
+        self.verdict = None  # the provenance check's outcome (set by load_gan_augment)
         self._seen = self._replaced = 0
 
     def __repr__(self) -> str:
@@ -283,8 +284,16 @@ def load_gan_augment(cfg, dataset, device, tracking_uri: str | None = None) -> t
     """The :class:`GanAugment` a :class:`~augplat.config.TrainConfig` asks for, and its run id.
 
     The bank (``cfg.gan_bank``) is not built here: it needs the train tensors on the device.
+    The generator must fit the data (:func:`check_generator`) and may only have learned from
+    the dataset's train split (:func:`augplat.gan.provenance.check`, relaxed by
+    ``cfg.allow_foreign_generator``); the outcome is the augmenter's ``verdict``, whose tags
+    the training run carries.
     """
+    from augplat.gan.provenance import check_generator_use
+
     gan, run_id = load_generator_run(cfg.generator, device, tracking_uri)
     check_generator(gan, dataset, run_id)
+    verdict = check_generator_use(gan, dataset, allow_foreign=cfg.allow_foreign_generator)
     aug = GanAugment(gan, cfg.gan_prob, cfg.gan_strength, batch_size=cfg.eval_batch_size)
+    aug.verdict = verdict
     return aug, run_id

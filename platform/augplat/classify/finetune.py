@@ -124,6 +124,23 @@ def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor], hf
     return ChainAugment(gan, classic) if classic is not None else gan
 
 
+PROBE_IMAGES = 2000  # generated images checked against val/test in online GAN mode
+
+
+def _near_val_test_probe(ds, gan, train, seed: int) -> dict[str, int]:
+    """Generated train images that are near-copies of a val/test image: the whole bank, or
+    in online mode one variant each of up to :data:`PROBE_IMAGES` seeded train images."""
+    from augplat.classify.train_sets import near_val_test
+
+    if gan.bank is not None:
+        return {"gan_bank_near_val_test": near_val_test(ds, gan.bank.flatten(0, 1))}
+    images, labels = train[0], train[1]
+    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    pick = pick[:PROBE_IMAGES].to(images.device)
+    probe = gan.generate_bank(images[pick], labels[pick], k=1, seed=seed).flatten(0, 1)
+    return {"gan_near_val_test": near_val_test(ds, probe), "gan_near_val_test_probe": len(pick)}
+
+
 def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
     from augplat.classify.backbones import create_model
     from augplat.classify.losses import build_loss
@@ -176,11 +193,8 @@ def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
         tensors["val_gan"] = (translated_test_set(gan, val_images, seed=cfg.seed), val_labels)
     *tensors["train"], train_info = training_set(cfg, ds, train_np, gan, device)
     augment = _augment(cfg, gan, tensors["train"], ds.hflip)
-    if gan is not None and gan.bank is not None:  # a bank that copies val/test leaks them
-        from augplat.classify.train_sets import near_val_test
-
-        bank = gan.bank.flatten(0, 1)
-        train_info = {**train_info, "gan_bank_near_val_test": near_val_test(ds, bank)}
+    if gan is not None and cfg.aug in ("gan", "both") and cfg.gan_prob > 0:  # copies leak val/test
+        train_info = {**train_info, **_near_val_test_probe(ds, gan, tensors["train"], cfg.seed)}
     loss_fn = build_loss(cfg, ds.num_classes, model.feature_dim).to(device)
     optimizer = build_optimizer(cfg, [*model.parameters(), *loss_fn.parameters()])
     use_scaler = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()

@@ -7,8 +7,10 @@ How to use::
 
 Choices that differ between libraries, made explicit:
 
-- A class with no predictions has precision 0 and a class with no samples has recall 0; F1 is
-  computed as 2·TP / (2·TP + FP + FN), which is 0 (not NaN) whenever TP is 0.
+- A class with no samples in ``labels`` has per-class accuracy (recall) NaN: it was not
+  measured, and a 0 would read as "always wrong" (and drag any average over runs to 0).
+  A class with no predictions has precision 0; F1 is 2·TP / (2·TP + FP + FN), which is 0 (not
+  NaN) whenever TP is 0.
 - Macro-F1 averages over the classes that occur in ``labels`` (support > 0). A class absent
   from an evaluation split says nothing about the model, so it neither drags the mean to 0
   nor counts as perfect. This equals sklearn's ``f1_score(average="macro", labels=present)``.
@@ -57,7 +59,8 @@ def confusion_matrix(pred: np.ndarray, labels: np.ndarray, num_classes: int) -> 
 
 
 def _per_class(confusion: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Support, recall, precision and F1 per class, zeros where undefined."""
+    """Support, recall, precision and F1 per class, zeros where undefined (see
+    :func:`classification_report` for the NaN accuracy of an absent class)."""
     confusion = np.asarray(confusion, dtype=np.int64)
     tp = np.diag(confusion).astype(np.float64)
     support = confusion.sum(axis=1)
@@ -90,8 +93,9 @@ def classification_report(
 
     Returns:
         ``top1`` plus ``top2``/``top5`` where k < K (for k >= K they are trivially 1.0),
-        ``macro_f1``, ``per_class`` (dicts with class, support, accuracy (= recall),
-        precision, f1), ``confusion`` (K×K int64, rows true) and ``num_samples``.
+        ``macro_f1``, ``per_class`` (dicts with class, support, accuracy (= recall; NaN for a
+        class with no samples), precision, f1), ``confusion`` (K×K int64, rows true) and
+        ``num_samples``.
     """
     scores, labels = _check(scores, labels)
     num_classes = scores.shape[1]
@@ -107,7 +111,7 @@ def classification_report(
         {
             "class": str(name),
             "support": int(support[i]),
-            "accuracy": float(recall[i]),
+            "accuracy": float(recall[i]) if support[i] > 0 else float("nan"),
             "precision": float(precision[i]),
             "f1": float(f1[i]),
         }

@@ -1,9 +1,16 @@
-"""``--seeds K``: the same training K times with seeds ``seed, seed+1, ...``, as one group.
+"""``--seeds K`` / ``--folds K``: the same training K times (seeds ``seed, seed+1, ...``, or
+folds ``0..K-1`` of a dataset prepared with ``--folds K``), as one group.
 
 How to use::
 
     results = train_seeds(cfg, k=5)          # five MLflow runs tagged with one seed group
+    results = train_folds(cfg, k=10)         # ten runs, one per fold, tagged with one fold group
     summary = summarize(results)             # {"test_top1": (mean, std), ...}
+
+Fold runs carry the param ``fold`` (the run's ``TrainConfig.fold``) and the tags
+``augplat.fold`` (same value), ``augplat.fold_group`` (shared by the K runs) and
+``augplat.fold_index``; with ``seeds`` > 1 every seed runs every fold (seed-major), and the
+runs also carry the seed tags.
 
 Every run carries ``augplat.seed_group`` (shared by the K runs) and ``augplat.seed_index``;
 ``augplat compare`` pairs runs of different strategies by their ``seed`` param, so repeats of
@@ -18,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-SUMMARY_KEYS = ("test_top1", "test_top2", "test_top5", "test_macro_f1", "test_loss")
+SUMMARY_KEYS = ("test_top1", "test_top2", "test_top5", "test_macro_f1", "test_loss",
+                "test_tta_top1", "test_tta_macro_f1")  # fmt: skip
 
 
 def train_seeds(
@@ -51,6 +59,49 @@ def train_seeds(
         results.append(result)
         if on_result is not None:
             on_result(result)
+    return results
+
+
+def train_folds(
+    cfg,
+    k: int,
+    *,
+    seeds: int = 1,
+    tracking_uri: str | None = None,
+    reporter_factory: Callable[[], Any] | None = None,
+    on_result: Callable[[Any], None] | None = None,
+) -> list[Any]:
+    """Train ``cfg`` on every fold ``0..k-1`` (times ``seeds`` seeds); ``TrainResult`` list."""
+    from augplat.classify.finetune import train_classifier
+    from augplat.data.store import read_manifest
+    from augplat.errors import ConfigError
+
+    prepared = int(read_manifest(cfg.data).get("folds", 0))
+    if k != prepared:
+        have = f"{prepared} folds" if prepared else "no folds (prepare it with --folds K)"
+        raise ConfigError(f"--folds {k}: dataset '{cfg.data}' has {have}")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be >= 1, got {seeds}")
+    group = uuid.uuid4().hex[:12]
+    results = []
+    for seed_index in range(seeds):
+        seed = cfg.seed + seed_index
+        for fold in range(k):
+            suffix = f"-seed{seed}" if seeds > 1 else ""
+            name = f"{cfg.run_name}{suffix}-fold{fold}" if cfg.run_name else None
+            run_cfg = cfg.model_copy(update={"seed": seed, "fold": fold, "run_name": name})
+            tags = {"augplat.fold_group": group, "augplat.fold_index": str(fold)}
+            if seeds > 1:
+                tags.update({"augplat.seed_group": group, "augplat.seed_index": str(seed_index)})
+            result = train_classifier(
+                run_cfg,
+                tracking_uri=tracking_uri,
+                reporter=reporter_factory() if reporter_factory else None,
+                tags=tags,
+            )
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
     return results
 
 

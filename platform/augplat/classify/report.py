@@ -22,6 +22,7 @@ from augplat import __version__, plots
 from augplat.classify import checkpoint
 from augplat.classify.engine import predict
 from augplat.config import to_yaml
+from augplat.pausepoint import pause
 from augplat.tracking import scratch_dir
 
 TSNE_MAX_POINTS = 2000  # t-SNE is O(n^2) in memory; a stratified-enough random subset is plenty
@@ -40,6 +41,7 @@ def log_run_inputs(logger, s) -> None:
     counts = {split: len(ds.indices(split)) for split in ("train", "val", "test")}
     n_params = sum(p.numel() for p in s.model.parameters())
     trainable = sum(p.numel() for p in s.model.parameters() if p.requires_grad)
+    logger.log_text(to_yaml(cfg), "config.yaml")  # first: a resume needs it to start over
     logger.log_params(
         {
             **cfg.model_dump(mode="json"),
@@ -54,7 +56,6 @@ def log_run_inputs(logger, s) -> None:
             "augplat_version": __version__,
         }
     )
-    logger.log_text(to_yaml(cfg), "config.yaml")
     directory = Path(dataset_dir(ds.name))
     if not (directory / "manifest.json").is_file():
         directory = Path(cfg.data)  # loaded by path
@@ -149,6 +150,23 @@ def _test_logits(s, images: torch.Tensor, labels_t: torch.Tensor) -> tuple[np.nd
     return combine_test_logits(regular, generated, s.cfg.test_mode), extra
 
 
+def _tta_metrics(s, images: torch.Tensor, labels_t: torch.Tensor) -> dict[str, float]:
+    """``test_tta_*`` beside the plain test metrics when ``--tta`` is hflip or tencrop."""
+    if s.cfg.tta == "none":
+        return {}
+    from augplat.classify.tta import predict_tta
+
+    logits = predict_tta(
+        s.model, images, s.cfg.tta, batch_size=s.cfg.eval_batch_size, hflip=s.dataset.hflip,
+        image_size=s.cfg.image_size, amp=s.cfg.amp,
+    )  # fmt: skip
+    labels = labels_t.cpu()
+    metrics, _ = split_metrics(logits, labels.numpy(), s.dataset.classes, "test_tta")
+    # Log-probabilities: cross-entropy of them is the plain negative log-likelihood.
+    metrics["test_tta_loss"] = float(torch.nn.functional.nll_loss(torch.from_numpy(logits), labels))
+    return metrics
+
+
 def final_evaluation(s, st, logger, reporter) -> dict[str, Any]:
     """Summarise the run; evaluate the best-val checkpoint on test once; log the artifacts.
 
@@ -165,11 +183,13 @@ def final_evaluation(s, st, logger, reporter) -> dict[str, Any]:
         test, report = _test_metrics(s, logits, labels_t)
         metrics.update(test)
         metrics.update(extra)
+        metrics.update(_tta_metrics(s, images, labels_t))
         reporter.message(
             f"test (best val epoch {st.best_epoch}, mode {s.cfg.test_mode}): "
             f"top1={report['top1']:.4f} macro_f1={report['macro_f1']:.4f}"
         )
     logger.log_metrics(metrics, step=st.epoch)
+    pause("train.test_logged")
     with scratch_dir() as out:
         plots.training_curves(st.history, out / "curves.png")
         if report is not None:
@@ -184,4 +204,5 @@ def final_evaluation(s, st, logger, reporter) -> dict[str, Any]:
     if s.cfg.log_model:
         example = (images[:4].float() / 255.0).cpu().numpy()
         logger.log_pytorch_model(s.model, example)
+        pause("train.model_logged")
     return {**metrics, "per_class": report["per_class"] if report else []}

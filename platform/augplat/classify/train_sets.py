@@ -83,10 +83,23 @@ def training_set(
     k = cfg.synthetic_variants
     # Its own seed stream: the synthetic set does not depend on the training seed's epochs.
     syn_images, syn_labels = _generated(gan, images, labels, k, seed=cfg.seed * 7919 + 17)
-    info = {"synthetic_images": len(syn_images), "original_images": len(images)}
+    info = {
+        "synthetic_images": len(syn_images),
+        "original_images": len(images),
+        "synthetic_near_val_test": near_val_test(dataset, syn_images),
+    }
     if cfg.train_on == "synthetic":
         return syn_images, syn_labels, info
     return torch.cat([images, syn_images]), torch.cat([labels, syn_labels]), info
+
+
+def near_val_test(dataset, synthetic: torch.Tensor) -> int:
+    """Generated train images within the near-duplicate threshold of a val or test image
+    (a generator reproducing a test image's twin leaks it into training)."""
+    from augplat.data.duplicates import near_copies
+
+    held_out = dataset.images[np.flatnonzero(dataset.split != 0)]
+    return near_copies(synthetic.cpu().numpy(), held_out)
 
 
 def check_test_mode(cfg, gan) -> None:

@@ -51,6 +51,13 @@ def expand(
     ),
     name: str = _opt("Output dataset name [default: <data>-expanded].", "--name", "-n"),
     seed: int = _opt("Seed for source picks and generation noise [default: 0].", "--seed"),
+    allow_foreign_generator: bool = typer.Option(
+        None,
+        "--allow-foreign-generator",
+        help="Use a generator trained on images outside the dataset's train split (never on "
+        "its val/test images); the expansion and its run record it.",
+        show_default=False,
+    ),
     batch_size: int = _opt("Generation batch size [default: 256].", "--batch-size", "-b"),
     device: str = _opt("auto | cpu | cuda [default: auto].", "--device"),
     experiment: str = _opt("MLflow experiment [default: augplat].", "--experiment"),

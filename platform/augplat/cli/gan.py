@@ -160,10 +160,18 @@ def evaluate(
     classifier: str = _opt("Judge: run id of an `augplat train` run.", "--classifier"),
     samples: int = _opt("Synthetic images (default: the run's eval_samples).", "--samples"),
     data: str = _opt("Dataset (required for imported translators).", "--data", "-d"),
+    allow_foreign_generator: bool = typer.Option(
+        False,
+        "--allow-foreign-generator",
+        help="Evaluate on a dataset whose train split lacks some of the generator's training "
+        "images (never one holding them in val/test); recorded on the run.",
+    ),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
     tracking_uri: str = _opt(TRACKING_URI_HELP, "--tracking-uri"),
 ) -> None:
-    """Measure FID/KID (classifier features), label fidelity and CAS; log them to the run."""
+    """Measure FID/KID (classifier features), label fidelity and CAS; log them to the run.
+
+    The run records which dataset the metrics came from (``augplat.eval_dataset`` tags)."""
     setup_logging(False)
     from augplat.gan import evaluate_run
 
@@ -174,6 +182,7 @@ def evaluate(
         data=data,
         device=device,
         tracking_uri=tracking_uri,
+        allow_foreign=allow_foreign_generator,
     )
     for key, value in metrics.items():
         typer.echo(f"{key}={value:.4f}")

@@ -10,6 +10,7 @@ How to run::
     augplat train --data fer --train-on expanded --expanded fer-expanded
     augplat train --data fer --test-mode both --generator <cyclegan-run-id>  # test-time aug
     augplat train --data digits --ccl-lambda 0.55 --seeds 5   # five seeds, one group
+    augplat train --data ckplus --folds 10 --tta tencrop   # every fold of a --folds 10 dataset
     augplat train --resume <run-id>                        # continue an interrupted run
 
 Options left unset fall back to the config file, then to the defaults of ``TrainConfig``.
@@ -113,6 +114,27 @@ def train(
         "augmentation; needs a label-free translator) [default: regular].",
         "--test-mode",
     ),
+    tta: str = _opt(
+        "none | hflip | tencrop: test-time augmentation, logged as test_tta_* beside the plain "
+        "test metrics [default: none].",
+        "--tta",
+    ),
+    fold: int = _opt(
+        "Fold I of a dataset prepared with --folds K: it tests, fold I+1 validates.", "--fold"
+    ),
+    folds: int = typer.Option(
+        0,
+        "--folds",
+        help="Train every fold 0..K-1 of a dataset prepared with --folds K (one "
+        "tagged group, like --seeds; with --seeds, every seed runs every fold).",
+    ),
+    allow_foreign_generator: bool = typer.Option(
+        None,
+        "--allow-foreign-generator",
+        help="Use a generator trained on images outside --data's train split (never on its "
+        "val/test images); the run is tagged augplat.foreign_generator=true.",
+        show_default=False,
+    ),
     ccl_lambda: float = _opt(
         "Contrastive-center loss weight; 0 = off [default: 0].", "--ccl-lambda"
     ),
@@ -158,6 +180,9 @@ def train(
     cfg = build_config(TrainConfig, config, overrides)
     from augplat.progress import default_reporter
 
+    if folds:
+        _train_folds(cfg, folds, seeds, resume, tracking_uri)
+        return
     if seeds != 1:
         _train_seeds(cfg, seeds, resume, tracking_uri)
         return
@@ -169,7 +194,26 @@ def train(
     _print_result(result)
 
 
-_NOT_CONFIG = {"config", "resume", "tracking_uri", "verbose", "seeds"}
+_NOT_CONFIG = {"config", "resume", "tracking_uri", "verbose", "seeds", "folds"}
+
+
+def _train_folds(cfg, k: int, seeds: int, resume: str | None, tracking_uri: str | None) -> None:
+    from augplat.classify.repeats import summarize, train_folds
+    from augplat.errors import ConfigError
+    from augplat.progress import default_reporter
+
+    if resume:
+        raise ConfigError("--folds and --resume do not combine: resume each run by its id")
+    if cfg.fold is not None:
+        raise ConfigError("--fold I trains one fold, --folds K all of them: give one")
+    results = train_folds(
+        cfg, k, seeds=seeds, tracking_uri=tracking_uri, reporter_factory=default_reporter,
+        on_result=_print_result,
+    )  # fmt: skip
+    typer.echo(f"{k} folds × {seeds} seed(s):")
+    for key, (mean, std) in summarize(results).items():
+        typer.echo(f"  {key}: {mean:.4f} ± {std:.4f}")
+    typer.echo("compare strategies: augplat compare " + " ".join(r.run_id for r in results))
 
 
 def _train_seeds(cfg, k: int, resume: str | None, tracking_uri: str | None) -> None:

@@ -141,7 +141,7 @@ def verdict_line(label: str, table: Table, metric: str, alpha: float) -> str:
     test = table.tests[label]
     head = f"{label} vs {table.baseline}: {format_diff(test.diff, metric)}"
     if test.method is None:
-        return f"{head}: {table.words[label]}; {test.note}"
+        return f"{head}: {table.words[label]}; {test.note}" + _foreign(table, label)
     if not math.isnan(test.ci_low):
         unit = " points" if is_fraction(metric) else ""
         head += (
@@ -161,7 +161,13 @@ def verdict_line(label: str, table: Table, metric: str, alpha: float) -> str:
         line += f"; left unpaired: {', '.join(test.unpaired)}"
     elif test.note and test.method != PAIRED:
         line += f"; {test.note}"
-    return line
+    return line + _foreign(table, label)
+
+
+def _foreign(table: Table, label: str) -> str:
+    """``; foreign generator in 3 run(s): <reason>`` when the arm used one (stated, not hidden)."""
+    runs = [r for r in table.groups.get(label, []) if r.foreign]
+    return f"; foreign generator in {len(runs)} run(s): {runs[0].foreign}" if runs else ""
 
 
 def _natural(text: str) -> list:
@@ -211,6 +217,10 @@ def _table(
         per_class=_per_class(groups, base),
         data_name=first.data_name,
     )
+    for label in groups:
+        foreign = _foreign(table, label)
+        if foreign and (base is None or label == base):
+            table.notes.append(f"{label}{foreign}")
     if base is None:
         table.notes.append(f"no '{baseline}' runs in this table: no tests")
         return table

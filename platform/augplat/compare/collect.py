@@ -100,6 +100,7 @@ class RunRecord:
     fraction: float | None = None
     n_train: int | None = None
     data_name: str = ""
+    foreign: str = ""  # why its generator is foreign to its data (--allow-foreign-generator)
 
     @property
     def pair_key(self) -> str | None:
@@ -416,6 +417,9 @@ def _record(r, label: str, src: str | None, metric: str) -> RunRecord:
         fraction=_float(tags.get(FRACTION_TAG)),
         n_train=None if n_train is None else int(n_train),
         data_name=tags.get("augplat.dataset") or params.get("data") or "",
+        foreign=(tags.get("augplat.foreign_generator_reason") or "foreign generator")
+        if tags.get("augplat.foreign_generator") == "true"
+        else "",
     )
 
 

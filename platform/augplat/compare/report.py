@@ -51,15 +51,19 @@ def _spec(column: str) -> str:
     """Number format of a column: p values to 3 significant digits, points to 2 decimals."""
     if column == "p" or column.endswith("_p"):
         return ".3g"
-    return ".2f" if column.endswith("(points)") else ".4f"
+    return ".2f" if "(points)" in column else ".4f"
+
+
+def formatted_rows(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[list[str]]:
+    """Cells as text, each column in its format (p values 3 significant digits, points .2f)."""
+    specs = [_spec(column) for column in header]
+    return [[_cell(v, f) for v, f in zip(row, specs, strict=True)] for row in rows]
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub-flavoured markdown table."""
-    specs = [_spec(column) for column in header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows:
-        lines.append("| " + " | ".join(_cell(v, f) for v, f in zip(row, specs, strict=True)) + " |")
+    lines += ["| " + " | ".join(cells) + " |" for cells in formatted_rows(header, rows)]
     return "\n".join(lines) + "\n"
 
 

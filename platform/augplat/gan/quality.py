@@ -13,9 +13,15 @@ cached in ``<home>/cache/gan-eval`` keyed by the data digest, so repeated evalua
 * ``fid_clf`` — Fréchet distance of Gaussian fits to real vs synthetic features (real = the val
   split of the target data; class mix matched). ``fid_clf_baseline``: the same distance between
   two real sets (train vs val; for translation, source vs target domain) for scale.
-* ``kid_clf`` — unbiased MMD² with the cubic polynomial kernel, averaged over subsets.
+* ``kid_clf`` — unbiased MMD² with the cubic polynomial kernel, averaged over subsets of
+  :data:`KID_SUBSET` images; when a set is smaller the subsets are clipped to it, and the run
+  says so (``kid_clf_subset_size``, a ``kid_note`` in ``quality.json`` and a warning): KID at
+  different subset sizes is not comparable.
 * ``label_fidelity`` — accuracy of the real-trained classifier on synthetic images for the labels
-  they were made for (translation: the source label, which style transfer should keep).
+  they were made for (translation: the source label, which style transfer should keep). For
+  class-code translators (StarGAN) only targets other than the source image's own class count
+  (a same-class target is close to a copy), and ``label_fidelity_variations`` measures what
+  GAN augmentation uses: same-label ``variations`` at :data:`VARIATION_STRENGTH`.
 * ``cas_val_acc`` — Classification Accuracy Score: a fresh SmallCNN trained on synthetic images
   only, tested on the real VAL split (never test). ``clf_val_acc`` is the real-trained reference.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from typing import Any
 
@@ -31,8 +38,13 @@ import numpy as np
 import torch
 from torch import nn
 
+log = logging.getLogger("augplat")
+
 # 10 epochs, but at least 100 steps (tiny data) and at most 2000 (FER: ~4.5 epochs) so the judge
 # is trained enough yet costs seconds on a GPU and minutes at most on a CPU; cached per digest.
+KID_SUBSET = 1000  # images per KID subset (Bińkowski et al.; torchmetrics' default)
+VARIATION_STRENGTH = 0.3  # TrainConfig.gan_strength's default: what augmentation uses
+
 RECIPE = dict(
     version=2, epochs=10, min_steps=100, max_steps=2000, lr=1e-3, batch_size=64, width=32, seed=0
 )
@@ -69,12 +81,25 @@ def mmd2_polynomial(x: np.ndarray, y: np.ndarray) -> float:
     return float(xx + yy - 2 * kxy.mean())
 
 
+def kid_subset_size(n_real: int, n_fake: int, subset_size: int = KID_SUBSET) -> int:
+    """Images per KID subset: ``subset_size``, clipped to the smaller set."""
+    return min(subset_size, n_real, n_fake)
+
+
 def kid(
-    real: np.ndarray, fake: np.ndarray, subset_size: int = 1000, subsets: int = 10, seed: int = 0
+    real: np.ndarray,
+    fake: np.ndarray,
+    subset_size: int = KID_SUBSET,
+    subsets: int = 10,
+    seed: int = 0,
 ) -> tuple[float, float]:
-    """Kernel Inception Distance (here: in classifier features): mean and std over subsets."""
+    """Kernel Inception Distance (here: in classifier features): mean and std over subsets.
+
+    Subsets hold ``subset_size`` images, clipped to the smaller set
+    (:func:`kid_subset_size`; callers report the clipping).
+    """
     rng = np.random.default_rng(seed)
-    m = min(subset_size, len(real), len(fake))
+    m = kid_subset_size(len(real), len(fake), subset_size)
     if m < 2:
         return float("nan"), float("nan")
     pick = lambda a: a[rng.choice(len(a), m, replace=False)]  # noqa: E731
@@ -217,6 +242,7 @@ def default_classifier(data, device) -> FeatureClassifier:
 def check_classifier_run(run_id: str, num_classes: int, tracking_uri: str | None = None) -> dict:
     """The params of a usable ``--classifier`` run; raises UserError before any GAN run exists."""
     from augplat import tracking
+    from augplat.classify import checkpoint
     from augplat.errors import UserError
 
     try:
@@ -228,37 +254,30 @@ def check_classifier_run(run_id: str, num_classes: int, tracking_uri: str | None
     got = run.data.params.get("num_classes")
     if got != str(num_classes):
         raise UserError(f"--classifier {run_id}: has {got} classes, the GAN data {num_classes}")
+    logger = tracking.RunLogger(tracking.client(tracking_uri), run_id)
+    if not logger.has_artifact(f"{checkpoint.ARTIFACT_DIR}/{checkpoint.BEST}"):
+        raise UserError(  # the logged model is a pickle: loading it could run any code
+            f"--classifier {run_id}: the run has no {checkpoint.ARTIFACT_DIR}/{checkpoint.BEST} "
+            "(only its checkpoint's weights are loaded); train one with checkpoints logged"
+        )
     return run.data.params
 
 
 def run_classifier(run_id: str, data, device, tracking_uri: str | None = None) -> FeatureClassifier:
     """An ``augplat train`` run's classifier as the judge (penultimate ``.embed`` features).
 
-    The run's best checkpoint is rebuilt with ``create_model``: MLflow 3 logs models as
-    ``torch.export`` programs by default, which keep ``forward`` but lose ``.embed``. Without a
-    checkpoint the logged model is used if it still has ``.embed``.
+    The run's best checkpoint (weights only, never a pickle) is rebuilt with ``create_model``;
+    a run without one is refused by :func:`check_classifier_run`.
     """
-    import mlflow.pytorch
-
     from augplat import tracking
     from augplat.classify import checkpoint
-    from augplat.errors import UserError
 
     params = check_classifier_run(run_id, len(data.spec.classes), tracking_uri)
     logger = tracking.RunLogger(tracking.client(tracking_uri), run_id)
+    best = f"{checkpoint.ARTIFACT_DIR}/{checkpoint.BEST}"
     with tracking.scratch_dir() as tmp:
-        try:
-            ckpt = checkpoint.load(
-                logger.download(f"{checkpoint.ARTIFACT_DIR}/{checkpoint.BEST}", tmp)
-            )
-        except Exception:  # no such artifact: fall back to the logged model
-            ckpt = None
-    if ckpt is not None:
-        model = _rebuild_classifier(ckpt, params)
-    else:
-        model = mlflow.pytorch.load_model(f"runs:/{run_id}/model", map_location="cpu")
-        if not hasattr(model, "embed"):
-            raise UserError(f"--classifier {run_id}: its logged model has no .embed features")
+        ckpt = checkpoint.load(logger.download(best, tmp))
+    model = _rebuild_classifier(ckpt, params)
     size = params.get("image_size", "None")  # the classifier's own input size, if it resized
     size = None if size in ("None", "") else int(size)
     return FeatureClassifier(model.to(device), f"run:{run_id}", model.in_channels, size)
@@ -307,6 +326,7 @@ def synthesize(method, data, n: int, seed: int = 0) -> dict[str, Any]:
         return {
             "fake": fake,
             "labels": train_y[src],
+            "sources": train_y[src],
             "reference": reference,
             "baseline": val_x,
             "what": "translated train images vs real target-domain val",
@@ -317,15 +337,30 @@ def synthesize(method, data, n: int, seed: int = 0) -> dict[str, Any]:
         if len(val_y)
         else rng.integers(0, len(data.spec.classes), n)
     )
+    sources = None
     if kind == "noise":
         fake = method.generate(n, torch.from_numpy(labels), generator=gen)
         what = "generated images vs real val"
     else:
         src = _resample(n, len(train_x), rng)
+        sources = train_y[src]
         fake = method.translate(_as_float(train_x[src]), torch.from_numpy(labels), generator=gen)
         what = "train images moved to val-distributed target classes vs real val"
     baseline = train_x[_resample(min(n, len(train_x)), len(train_x), rng)].numpy()
-    return {"fake": fake, "labels": labels, "reference": val_x, "baseline": baseline, "what": what}
+    out = {"fake": fake, "labels": labels, "reference": val_x, "baseline": baseline, "what": what}
+    if sources is not None:
+        out["sources"] = sources
+    return out
+
+
+def _variations(method, data, n: int, seed: int, strength: float):
+    """Same-label variations of ``n`` train images (what GAN augmentation feeds a classifier)."""
+    rng = np.random.default_rng(seed + 1)
+    gen = torch.Generator().manual_seed(seed + 1)
+    train_x, train_y = data.images.cpu(), data.labels.cpu().numpy()
+    src = _resample(n, len(train_x), rng)
+    fake = method.variations(_as_float(train_x[src]), train_y[src], strength, generator=gen)
+    return fake, train_y[src]
 
 
 def evaluate(
@@ -352,13 +387,42 @@ def evaluate(
     if len(val_y):
         _, val_logits = judge.run(torch.from_numpy(val_x))
         metrics["clf_val_acc"] = float((val_logits.argmax(1) == val_y).mean())
-    metrics["label_fidelity"] = float((fake_logits.argmax(1) == syn["labels"]).mean())
+    hits = fake_logits.argmax(1) == syn["labels"]
+    notes: dict[str, Any] = {}
+    if method.condition_kind == "class-code" and "sources" in syn:
+        moved = syn["labels"] != syn["sources"]  # a same-class target is near a copy: excluded
+        metrics["label_fidelity"] = float(hits[moved].mean()) if moved.any() else math.nan
+        notes["label_fidelity"] = (
+            f"translations to another class only ({int(moved.sum())} of {len(moved)})"
+        )
+        if "variations" in getattr(method, "capabilities", ()):
+            var, var_labels = _variations(method, data, n_samples, seed, VARIATION_STRENGTH)
+            _, var_logits = judge.run((var * 255).round().to(torch.uint8))
+            metrics["label_fidelity_variations"] = float(
+                (var_logits.argmax(1) == var_labels).mean()
+            )
+            notes["label_fidelity_variations"] = (
+                f"same-label variations at strength {VARIATION_STRENGTH} (GAN augmentation)"
+            )
+    else:
+        metrics["label_fidelity"] = float(hits.mean())
     if syn["reference"] is not None and len(syn["reference"]) > 1:
         ref_feats, _ = judge.run(torch.from_numpy(syn["reference"]))
         base_feats, _ = judge.run(torch.from_numpy(np.asarray(syn["baseline"])))
         metrics["fid_clf"] = fid(ref_feats, fake_feats)
         metrics["fid_clf_baseline"] = fid(ref_feats, base_feats)
-        metrics["kid_clf"], metrics["kid_clf_std"] = kid(ref_feats, fake_feats, seed=seed)
+        metrics["kid_clf"], metrics["kid_clf_std"] = kid(
+            ref_feats, fake_feats, subset_size=KID_SUBSET, seed=seed
+        )
+        size = kid_subset_size(len(ref_feats), len(fake_feats))
+        metrics["kid_clf_subset_size"] = float(size)
+        if size < KID_SUBSET:
+            notes["kid"] = (
+                f"KID subsets clipped to {size} images (real {len(ref_feats)}, synthetic "
+                f"{len(fake_feats)}, fewer than the subset size {KID_SUBSET}): not comparable "
+                f"with KID at {KID_SUBSET}"
+            )
+            log.warning("quality: %s", notes["kid"])
     if len(val_y) and len(np.unique(syn["labels"])) > 1:
         cas_model = train_small_cnn(
             fake_u8, torch.from_numpy(syn["labels"]), len(data.spec.classes), device
@@ -367,6 +431,7 @@ def evaluate(
         _, cas_logits = cas.run(torch.from_numpy(val_x))
         metrics["cas_val_acc"] = float((cas_logits.argmax(1) == val_y).mean())
     details = {"classifier": judge.description, "samples": n_samples, "seed": seed}
+    details.update({f"{k}_note": v for k, v in notes.items()})
     details.update(synthetic=syn["what"], cas_tested_on="real val split (never test)")
     details["recipe"] = RECIPE
     return {**{k: v for k, v in metrics.items() if not math.isnan(v)}, "details": details}
@@ -383,8 +448,17 @@ def evaluate_and_log(method, data, logger, cfg, reporter=None) -> dict[str, floa
         tracking_uri=logger.client.tracking_uri,
     )
     details = result.pop("details")
+    source = data.spec.datasets.get("a", {})
+    details["data"] = {"name": source.get("name"), "digest": source.get("digest")}
     logger.log_metrics(result)
-    logger.set_tags({"augplat.eval_classifier": details["classifier"]})
+    logger.set_tags(
+        {
+            "augplat.eval_classifier": details["classifier"],
+            # which dataset these metrics came from (`gan eval --data X` may differ from the run's)
+            "augplat.eval_dataset": str(source.get("name")),
+            "augplat.eval_dataset_digest": str(source.get("digest")),
+        }
+    )
     logger.log_text(json.dumps({"metrics": result, **details}, indent=2), "evaluation/quality.json")
     if reporter is not None:
         reporter.message("quality: " + " ".join(f"{k}={v:.4g}" for k, v in result.items()))

@@ -112,7 +112,11 @@ def load_generator(run_id: str, tracking_uri: str | None = None, device="cpu"):
                 f"run {run_id} has no generator artifact yet (unfinished? continue it with "
                 f"`augplat gan train --resume {run_id}`)"
             ) from None
-    return GanMethod.load(local, device)
+    from augplat.gan import provenance
+
+    method = GanMethod.load(local, device)
+    method.provenance = provenance.read(local, run_id, method)  # what it learned from
+    return method
 
 
 def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
@@ -134,6 +138,8 @@ def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
     experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
     if not experiments:
         return None
+    from augplat.gan.provenance import DIGEST_TAG
+
     runs = mlflow_client.search_runs(
         experiments,
         filter_string=(
@@ -141,8 +147,10 @@ def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
             "tags.`augplat.gan_complete` = 'true' and attributes.status = 'FINISHED'"
         ),
         order_by=["attributes.start_time DESC"],
-        max_results=1,
+        max_results=20,
     )
+    # Only a run that recorded its training images can be checked where it is used.
+    runs = [r for r in runs if r.data.tags.get(DIGEST_TAG)]
     return runs[0].info.run_id if runs else None
 
 
@@ -199,8 +207,14 @@ def evaluate_run(
     data: str | None = None,
     device: str = "auto",
     tracking_uri: str | None = None,
+    allow_foreign: bool = False,
 ) -> dict[str, float]:
     """``augplat gan eval``: evaluate a run's generator and log the metrics to that run.
+
+    The dataset the metrics come from is checked like every use of a generator
+    (:func:`augplat.gan.provenance.check`: a generator that learned from its val/test images
+    would be judged on what it memorised) and recorded on the run
+    (``augplat.eval_dataset``, ``augplat.eval_dataset_digest``, ``augplat.eval_foreign_generator``).
 
     Args:
         run_id: A GAN run (trained or imported).
@@ -209,11 +223,14 @@ def evaluate_run(
         data: Dataset to evaluate on; required for imported translators, otherwise the run's.
         device: ``auto``, ``cpu`` or ``cuda``.
         tracking_uri: MLflow URI.
+        allow_foreign: ``--allow-foreign-generator``: evaluate on a dataset whose train split
+            does not hold all of the generator's training images (never its val/test images).
     """
     from augplat import tracking
     from augplat.classify.engine import resolve_device
     from augplat.errors import ConfigError
     from augplat.gan.config import prepare_data
+    from augplat.gan.provenance import check_generator_use
     from augplat.gan.quality import evaluate_and_log
 
     dev = resolve_device(device)
@@ -224,6 +241,13 @@ def evaluate_run(
     updates = {"data": data or old.data, "classifier": classifier or old.classifier}
     cfg = old.model_copy(update={**updates, "eval_samples": n_samples or old.eval_samples})
     gan_data = prepare_data(cfg, type(method), dev)
+    convert = (cfg.channels, cfg.size) if method.trainable else None
+    verdict = check_generator_use(
+        method, gan_data.datasets["a"], allow_foreign=allow_foreign, convert=convert
+    )
     mlflow_client = tracking.client(tracking_uri)
     logger = tracking.RunLogger(mlflow_client, find_run(mlflow_client, run_id).info.run_id)
+    # augplat.eval_foreign_generator (+ _reason): how the judged dataset relates to its training
+    tags = verdict.tags()
+    logger.set_tags({k.replace("augplat.", "augplat.eval_", 1): v for k, v in tags.items()})
     return evaluate_and_log(method, gan_data, logger, cfg)

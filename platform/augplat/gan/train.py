@@ -33,6 +33,7 @@ from augplat.classify.engine import batch_indices, resolve_device
 from augplat.errors import ConfigError
 from augplat.gan.base import GanMethod
 from augplat.gan.config import GanConfig, GanData, fingerprint, prepare_data, resolve_defaults
+from augplat.pausepoint import pause
 from augplat.progress import Reporter
 
 log = logging.getLogger("augplat")
@@ -196,6 +197,7 @@ def _fit(
                     "wall_time_s": st.wall_s,
                 }
                 logger.log_metrics({**last, **extra}, step=st.step)
+                pause("gan.step_logged", st.step)
             if st.step % cfg.checkpoint_every == 0 or st.step == end:
                 _checkpoint(method, cfg, st, logger.run_id)
             if st.step >= end:
@@ -262,13 +264,17 @@ def _log_inputs(logger, cfg: GanConfig, data: GanData, method: GanMethod) -> Non
             logger.log_artifact(source / "manifest.json", f"data/{role}")
 
 
-def _log_outputs(logger, method: GanMethod) -> None:
-    """The generator (``generator/``: gan.json + weights) and the last checkpoint."""
+def _log_outputs(logger, method: GanMethod, data: GanData) -> None:
+    """The generator (``generator/``: gan.json, weights and the hashes of the images it
+    trained on, :mod:`augplat.gan.provenance`) and the last checkpoint."""
+    from augplat.gan import provenance
     from augplat.tracking import scratch_dir
 
     with scratch_dir() as tmp:
         method.save(tmp / "generator")
+        tags = provenance.record(tmp / "generator", data)
         logger.log_artifact(tmp / "generator", "generator")
+    logger.set_tags(tags)
     last = checkpoint.run_dir(logger.run_id) / checkpoint.LAST
     logger.log_artifact(last, checkpoint.ARTIFACT_DIR)
 
@@ -294,17 +300,11 @@ def _open(cfg: GanConfig, resume: str | None, tracking_uri, parent_run_id, tags,
                 f"--{fixed[0].replace('_', '-')} cannot change when resuming (the run's config "
                 f"wins); only {', '.join(sorted(RESUME_OVERRIDES))} can"
             )
-        logger = tracking.reopen_run(resume, tracking_uri)
-        ckpt = checkpoint.load(checkpoint.find_for_resume(logger))
-        if given.get("method") not in (None, ckpt["config"]["method"]):
-            trained = ckpt["config"]["method"]
-            raise ConfigError(f"run {resume} trains {trained}, not {given['method']}")
-        changes = {k: v for k, v in given.items() if k in RESUME_OVERRIDES}
-        cfg, data, method = build(GanConfig.model_validate({**ckpt["config"], **changes}))
-        _check_judge(cfg, data, tracking_uri)
-        method.load_training_state(ckpt["method_state"])
-        st = _State(step=int(ckpt["step"]), wall_before=float(ckpt.get("wall_s", 0.0)))
-        return cfg, data, method, st, logger
+        point = checkpoint.open_for_resume(resume, tracking_uri)
+        if point.finished:
+            return None, None, None, None, point.logger  # resuming a finished run: a no-op
+        with checkpoint.failing(point.logger):
+            return _resumed(point, given, tracking_uri)
     cfg, data, method = build(cfg)
     _check_judge(cfg, data, tracking_uri)
     run_tags = {**_run_tags(cfg, data, method), **(tags or {})}
@@ -317,6 +317,22 @@ def _open(cfg: GanConfig, resume: str | None, tracking_uri, parent_run_id, tags,
     )
     _log_inputs(logger, cfg, data, method)
     return cfg, data, method, _State(), logger
+
+
+def _resumed(point, given: dict[str, Any], tracking_uri):
+    """Build a resumed run from its checkpoint, or from its start when it has none."""
+    if given.get("method") not in (None, point.config["method"]):
+        trained = point.config["method"]
+        raise ConfigError(f"run {point.logger.run_id} trains {trained}, not {given['method']}")
+    changes = {k: v for k, v in given.items() if k in RESUME_OVERRIDES}
+    cfg, data, method = build(GanConfig.model_validate({**point.config, **changes}))
+    _check_judge(cfg, data, tracking_uri)
+    if point.ckpt is None:  # killed before its first checkpoint: start over in the same run
+        _log_inputs(point.logger, cfg, data, method)
+        return cfg, data, method, _State(), point.logger
+    method.load_training_state(point.ckpt["method_state"])
+    wall = float(point.ckpt.get("wall_s", 0.0))
+    return cfg, data, method, _State(step=int(point.ckpt["step"]), wall_before=wall), point.logger
 
 
 def train_gan(
@@ -345,9 +361,14 @@ def train_gan(
     """
     reporter = reporter or Reporter()
     cfg, data, method, st, logger = _open(cfg, resume, tracking_uri, parent_run_id, tags, overrides)
+    if cfg is None:
+        reporter.message(f"run {logger.run_id} already finished: nothing to resume")
+        reporter.close()
+        return _finished_result(logger)
     total = total_steps(cfg, len(data.images))
     quality: dict[str, float] = {}
     try:
+        pause("gan.fit")
         losses = _fit(cfg, data, method, st, logger, reporter, stop_after)
         if st.step < total:
             reporter.message(
@@ -355,7 +376,8 @@ def train_gan(
             )
             logger.end("KILLED")
             return GanTrainResult(logger.run_id, cfg.method, st.step, total, False, losses)
-        _log_outputs(logger, method)
+        _log_outputs(logger, method, data)
+        pause("gan.outputs_logged")
         if cfg.eval:
             from augplat.gan.quality import evaluate_and_log
 
@@ -369,3 +391,13 @@ def train_gan(
         reporter.close()
     logger.end("FINISHED")
     return GanTrainResult(logger.run_id, cfg.method, st.step, total, True, losses, quality)
+
+
+def _finished_result(logger) -> GanTrainResult:
+    """A finished run's result read back from MLflow (``--resume`` of a finished run)."""
+    run = logger.client.get_run(logger.run_id)
+    params, metrics = run.data.params, run.data.metrics
+    history = logger.client.get_metric_history(logger.run_id, "wall_time_s")
+    steps = max((m.step for m in history), default=0)
+    losses = {k: v for k, v in metrics.items() if k.startswith("loss_")}
+    return GanTrainResult(logger.run_id, params.get("method", ""), steps, steps, True, losses)

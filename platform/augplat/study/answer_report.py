@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from augplat.compare.report import per_class_rows, tests_rows, verdict_rows
+from augplat.compare.report import formatted_rows, per_class_rows, tests_rows, verdict_rows
 from augplat.study.report_doc import Document
 from augplat.study.verdict import StudyVerdict, curve_plot
 
@@ -26,7 +26,7 @@ def _generator_section(doc: Document, generators: list[dict[str, Any]], out: Pat
         "Each generator learned only from the train split of the data of its fraction; its "
         "training images are recorded on its run."
     )
-    keys = sorted({k for g in generators for k in g["metrics"]})[:8]
+    keys = sorted({k for g in generators for k in g["metrics"]})[:8]  # quality and speed
     rows = [
         [g["fraction"], g.get("seed", "all"), g["method"], g["run_id"], g["data"]]
         + [g["metrics"].get(k) for k in keys]
@@ -46,17 +46,22 @@ def _protocol_section(doc: Document, context: dict[str, Any]) -> None:
     doc.bullets(context["protocol"])
 
 
+def _table(doc: Document, header, rows) -> None:
+    """A table formatted like ``augplat compare``'s (points .2f, p values 3 digits)."""
+    doc.table(header, formatted_rows(header, rows))
+
+
 def _arm_sections(doc: Document, v: StudyVerdict) -> None:
     a = v.analysis
     doc.heading("Verdict per arm")
     for table in a.tables:
         doc.heading(table.title, 3)
-        doc.table(*verdict_rows(a, table))
+        _table(doc, *verdict_rows(a, table))
         doc.bullets(table.verdicts + table.notes)
     doc.heading("Paired differences")
-    doc.table(*tests_rows(a))
+    _table(doc, *tests_rows(a))
     doc.heading("Per-class test accuracy (mean over seeds) and deltas against the baseline")
-    doc.table(*per_class_rows(a.main))
+    _table(doc, *per_class_rows(a.main))
 
 
 def _curve_section(doc: Document, v: StudyVerdict, out: Path) -> None:

@@ -20,21 +20,13 @@ from typing import Any
 from augplat.study.final import ArmPlan
 from augplat.study.final_spec import GENERATIVE, GENERATIVE_OFF, GENERATOR_ONLY, apply_overrides
 
-_GAN_VALUES = {"aug": {"gan", "both"}, "train_on": {"synthetic", "united"}}
-
 
 def may_use_generator(spec) -> bool:
     """Whether the search, the fixed settings or any arm may need a generator."""
     from augplat.config import TrainConfig
+    from augplat.study.generator import _may_use_generator as search_may_use_generator
 
-    if TrainConfig.model_construct(**spec.train).uses_generator():
-        return True
-    for key, values in _GAN_VALUES.items():
-        param = spec.space.get(key)
-        if param is not None and values & {str(c) for c in (param.choices or [])}:
-            return True
-    test_mode = spec.space.get("test_mode")
-    if test_mode is not None and any(c != "regular" for c in test_mode.choices or []):
+    if search_may_use_generator(spec):
         return True
     for overrides in (spec.final.arms or {}).values():
         probe = TrainConfig.model_construct(**{**spec.train, **overrides})
@@ -53,7 +45,8 @@ def shared_plans(arms: dict[str, dict[str, Any]], winner: dict[str, Any], train:
 
 
 def _fixed_space(space: dict, train: dict[str, Any], overrides: dict[str, Any]) -> dict:
-    """The search space with an arm's settings fixed (see the module docstring)."""
+    """The search space with an arm's settings fixed (see the module docstring); a setting
+    that ends with a single choice moves into ``train``."""
     from augplat.config import TrainConfig
 
     space = dict(space)
@@ -62,8 +55,14 @@ def _fixed_space(space: dict, train: dict[str, Any], overrides: dict[str, Any]) 
             for setting, mapping in GENERATIVE_OFF.items():
                 param = space.get(setting)
                 if param is not None and param.choices:
-                    kept = [c for c in param.choices if c not in mapping]
-                    space[setting] = param.model_copy(update={"choices": kept})
+                    # each generative choice becomes what `generative: off` makes of it (as in
+                    # shared tuning): gan → none, both → classic
+                    mapped = list(dict.fromkeys(mapping.get(c, c) for c in param.choices))
+                    if len(mapped) == 1:
+                        space.pop(setting)
+                        train[setting] = mapped[0]
+                    else:
+                        space[setting] = param.model_copy(update={"choices": mapped})
             for setting in GENERATOR_ONLY:
                 space.pop(setting, None)
         else:

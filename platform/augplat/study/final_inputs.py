@@ -86,6 +86,7 @@ class FinalInputs:
             update.pop("data")  # the definition trains its generator on other data on purpose
         cfg = base.model_copy(update={**update, "run_name": name})
         cfg = type(base).model_validate(cfg.model_dump())
+        self._check_planned(cfg, fraction)  # one line before minutes of training, not after
         run_id = find_finished_run(cfg, self.tracking_uri)
         if run_id is not None:
             self.reporter.message(f"generator ({name}): reusing finished {cfg.method} run {run_id}")
@@ -95,6 +96,16 @@ class FinalInputs:
         self.reporter.message(f"generator ({name}): training {cfg.method} on '{cfg.data}'")
         tags = {"augplat.study": self.spec.name, "augplat.fraction": f"{fraction:g}"}
         return train_gan(cfg, tracking_uri=self.tracking_uri, reporter=Reporter(), tags=tags).run_id
+
+    def _check_planned(self, cfg, fraction: float) -> None:
+        """The generator's training images must pass the provenance rule for this fraction's
+        data (:mod:`augplat.gan.provenance`): a ``gan.data`` override is refused here, once."""
+        from augplat.gan import provenance
+
+        prov = provenance.planned(cfg)
+        prov.run_id = f"of study '{self.spec.name}' (gan: section, fraction {fraction:g})"
+        allow = bool(self.spec.train.get("allow_foreign_generator", False))
+        provenance.check(prov, self.dataset(fraction), allow_foreign=allow)
 
     def expanded(self, fraction: float, seed: int | None = None) -> str:
         """The dataset of ``fraction`` grown by its generator (``expand:`` settings), made once.

@@ -14,6 +14,11 @@ test mode, fixed or in the space) and ``train.generator`` names none, the study 
 from the ``gan`` section before its first trial — or reuses a finished GAN run that learned
 exactly that (same method, parameters and data digests: ``find_finished_run``). Every trial
 then gets that run id; workers and resumed studies find the same run instead of training again.
+
+Either way the generator's training images are checked against the trials' dataset first
+(:func:`augplat.gan.provenance.check`: none of its val/test images, and by default only images
+of its train split, unless ``train.allow_foreign_generator``); a ``gan.data`` override that
+breaks the rule stops the study before anything is trained.
 """
 
 from __future__ import annotations
@@ -56,6 +61,35 @@ def gan_config(spec):
         raise ConfigError(f"gan.{key}: {err.get('msg', 'invalid value')}") from None
 
 
+def _trial_data(spec):
+    """The dataset the trials train on (``train.data``) and whether foreign use is allowed."""
+    from augplat.config import TrainConfig
+    from augplat.data import load_dataset
+
+    fixed = TrainConfig.model_validate(spec.train)
+    return load_dataset(fixed.data), fixed.allow_foreign_generator
+
+
+def _check_planned(spec, cfg) -> None:
+    """The ``gan:`` section's training images (its ``data`` override included) must pass the
+    provenance rule against the trials' dataset (:mod:`augplat.gan.provenance`)."""
+    from augplat.gan import provenance
+
+    dataset, allow = _trial_data(spec)
+    prov = provenance.planned(cfg)
+    prov.run_id = f"of study '{spec.name}' (gan: section)"
+    provenance.check(prov, dataset, allow_foreign=allow)
+
+
+def _check_named(spec, ref: str, tracking_uri: str | None) -> None:
+    """``train.generator`` must pass the provenance rule against ``train.data``."""
+    from augplat.gan.provenance import check_generator_use
+    from augplat.gan.registry import load_generator
+
+    dataset, allow = _trial_data(spec)
+    check_generator_use(load_generator(ref, tracking_uri, "cpu"), dataset, allow_foreign=allow)
+
+
 def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> str | None:
     """Set ``spec.train['generator']`` when trials may need one; returns the run id (or None).
 
@@ -63,8 +97,13 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
         ConfigError: A trial may need a generator and the spec neither names one nor has a
             ``gan`` section to train it from.
     """
-    if spec.train.get("generator") or not _may_use_generator(spec):
-        return spec.train.get("generator")
+    named = spec.train.get("generator")
+    if named:
+        if _may_use_generator(spec):
+            _check_named(spec, named, tracking_uri)
+        return named
+    if not _may_use_generator(spec):
+        return None
     if spec.gan is None:
         raise ConfigError(
             f"study '{spec.name}': the search may use GAN augmentation but names no generator; "
@@ -74,6 +113,7 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
     from augplat.gan.registry import find_finished_run
 
     cfg = gan_config(spec)
+    _check_planned(spec, cfg)  # before minutes of GAN training, not after
     run_id = find_finished_run(cfg, tracking_uri)
     if run_id is not None:
         if reporter is not None:

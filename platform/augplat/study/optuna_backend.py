@@ -82,7 +82,8 @@ class _QuietReporter(Reporter):
 
 
 class Objective:
-    """Train one trial's configuration and return its best validation score."""
+    """Train one trial's configuration; its value is the best value of the objective metric,
+    which is also what selected its checkpoint (``monitor`` = the objective metric)."""
 
     def __init__(self, spec: StudySpec, parent_run_id: str, tracking_uri: str | None):
         self.spec = spec
@@ -121,6 +122,7 @@ class Objective:
             result = train_classifier(
                 cfg,
                 tracking_uri=self.tracking_uri,
+                keep_checkpoints=self.spec.keep_trial_checkpoints,
                 reporter=_QuietReporter(),
                 on_epoch=on_epoch,
                 parent_run_id=self.parent_run_id,
@@ -136,7 +138,25 @@ class Objective:
             raise
         self._tag(result.run_id, "COMPLETE")
         trial.set_user_attr("best_epoch", result.best_epoch)
-        return result.best_score
+        return objective_value(result, metric)
+
+
+def objective_value(result, metric: str) -> float:
+    """A finished trial's value: ``metric`` at the epoch whose checkpoint the trial kept.
+
+    The trial's config monitors the objective metric (:meth:`StudySpec.trial_config`), so this
+    is also the best value of that metric; reading it from the history by name makes a config
+    that monitored anything else fail loudly instead of ranking on the wrong metric.
+    """
+    for row in result.history:
+        if int(row["epoch"]) == int(result.best_epoch):
+            value = float(row[metric])
+            if abs(value - float(result.best_score)) > 1e-12 * max(1.0, abs(value)):
+                raise RuntimeError(
+                    f"trial kept the checkpoint by another metric than the objective {metric}"
+                )
+            return value
+    raise RuntimeError(f"no validated epoch {result.best_epoch} in the trial's history")
 
 
 def count_states(study) -> dict[str, int]:

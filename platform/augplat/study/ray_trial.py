@@ -73,6 +73,7 @@ def train_trial(config: dict[str, Any], ctx: dict[str, Any]) -> None:
             parent_run_id=ctx["parent_run_id"],
             tags=tags,
             on_start=run_ids.append,
+            keep_checkpoints=spec.keep_trial_checkpoints,
         )
     except _StoppedByScheduler:
         _tag_trial(ctx["tracking_uri"], run_ids, "PRUNED")

@@ -175,8 +175,8 @@ def _search_spec(spec: StudySpec, inputs, reporter, tracking_uri, worker: bool) 
 def _require_generator_source(spec: StudySpec, may_use: bool) -> None:
     if may_use and not spec.train.get("generator") and spec.gan is None:
         raise ConfigError(
-            f"study '{spec.name}': an arm or the search may use a generator but the study names "
-            "none; set train.generator to a GAN run id, or add a `gan:` section (e.g. "
+            f"study '{spec.name}': an arm or the search may use GAN augmentation but names no "
+            "generator; set train.generator to a GAN run id, or add a `gan:` section (e.g. "
             "`gan: {method: stargan}`) so the study trains one first"
         )
 
@@ -256,7 +256,8 @@ def _generators(inputs, tracking_uri, dst: Path) -> list[dict[str, Any]]:
             rows.append({"fraction": fraction, "seed": seed, "method": "imported",
                          "run_id": run_id, "data": "", "metrics": {}})  # fmt: skip
             continue
-        metrics = {k: v for k, v in run.data.metrics.items() if not k.startswith("loss")}
+        skip = ("loss", "lr_", "epoch")  # training state, not what the generator is worth
+        metrics = {k: v for k, v in run.data.metrics.items() if not k.startswith(skip)}
         where = dst / run_id
         where.mkdir(parents=True, exist_ok=True)
         samples = tracking.latest_artifact(mlflow_client, run_id, "samples", ".png", where)
@@ -277,7 +278,15 @@ def _generators(inputs, tracking_uri, dst: Path) -> list[dict[str, Any]]:
 def _protocol(spec, plans, inputs, baseline: str, n_trials: int, verdict) -> list[str]:
     search_epochs = spec.trial_config({}).epochs
     final_epochs = spec.final.epochs or search_epochs
-    tuned = ", ".join(f"{name}: {p.trials}" for name, p in plans.items() if not p.ensemble)
+    if spec.final.tune == "shared":
+        trained = next((p.trials for p in plans.values() if not p.ensemble), 0)
+        tuning = (
+            f"Tuning: shared; one search of {trained} finished trials (requested {n_trials}); "
+            "every arm trains its winner with the arm's own settings on top."
+        )
+    else:
+        tuned = ", ".join(f"{name}: {p.trials}" for name, p in plans.items() if not p.ensemble)
+        tuning = f"Tuning: per-arm; trials per arm: {tuned} (requested {n_trials} each)."
     variance = ["the classifier's seed (initialisation, data order, augmentation draws)"]
     if spec.final.generator_per_seed:
         variance.append("the generator's own training (one generator per seed)")
@@ -286,7 +295,7 @@ def _protocol(spec, plans, inputs, baseline: str, n_trials: int, verdict) -> lis
     lines = [
         f"Selection on the validation split by {spec.objective.metric} (checkpoints, pruning, "
         f"the search); the test split is read once per final cell, with its best-val checkpoint.",
-        f"Tuning: {spec.final.tune}; trials per arm: {tuned} (requested {n_trials}).",
+        tuning,
         f"Search on fraction {spec.final.fractions[-1]:g} of the train split; final cells at "
         f"fractions {', '.join(f'{f:g}' for f in spec.final.fractions)}.",
         f"Epochs: {search_epochs} in the search, {final_epochs} in the final cells"
