@@ -94,6 +94,20 @@ class RichReporter(Reporter):
             self.progress.stop()
 
 
+class MessagesOnly(Reporter):
+    """Passes messages to ``inner`` and drops per-epoch lines: a step inside a bigger job (a
+    study's generator) says what it does, not every epoch."""
+
+    def __init__(self, inner: Reporter):
+        self.inner = inner
+
+    def end_epoch(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        self.inner.message(text)
+
+
 def default_reporter() -> Reporter:
     """A rich bar when stderr is a terminal, plain log lines otherwise."""
     return RichReporter() if sys.stderr.isatty() else Reporter()

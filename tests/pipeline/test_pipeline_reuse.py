@@ -103,8 +103,12 @@ def test_pipeline_runs_every_step_then_reuses_and_reruns_only_dependents(cli, tm
     study = client.get_run(runs["study"])
     assert study.data.tags["augplat.kind"] == "study"
     finals = [r for r in _runs(client, "pipeline-toy") if r.data.tags.get("augplat.final")]
-    assert [r.data.tags["mlflow.parentRunId"] for r in finals] == [runs["study"]]
-    assert 0 <= finals[0].data.metrics["test_top1"] <= 1
+    # default arms: the winner and the winner without augmentation (baseline), one seed each
+    assert sorted(r.data.tags["augplat.arm"] for r in finals) == ["none", "tuned"]
+    assert {r.data.tags["mlflow.parentRunId"] for r in finals} == {runs["study"]}
+    assert all(0 <= r.data.metrics["test_top1"] <= 1 for r in finals)
+    assert {r.data.params["data"] for r in finals} == {"toy-digits"}  # the prepared data
+    assert "tuned vs none: " in first.stdout and "underpowered (n=1)" in first.stdout
     assert client.get_run(runs["compare"]).data.tags["augplat.kind"] == "compare"
 
     # 2. Same inputs: every step reused, nothing launched.
@@ -127,4 +131,6 @@ def test_pipeline_runs_every_step_then_reuses_and_reruns_only_dependents(cli, tm
     new_study = client.get_run(rerun["study"])
     assert new_study.data.params["trials"] == "2"
     assert new_study.data.tags["augplat.study"] != study.data.tags["augplat.study"]
-    assert json.loads(new_study.data.tags["augplat.inputs"]) == {"data": runs["expand"]}
+    assert json.loads(new_study.data.tags["augplat.inputs"]) == {
+        step: runs[step] for step in ("prepare", "gan", "expand")
+    }

@@ -38,28 +38,19 @@ def train_seeds(
     on_result: Callable[[Any], None] | None = None,
 ) -> list[Any]:
     """Train ``cfg`` ``k`` times with consecutive seeds; returns the ``TrainResult`` list."""
-    from augplat.classify.finetune import train_classifier
     from augplat.errors import ConfigError
 
     if k < 1:
         raise ConfigError(f"--seeds must be >= 1, got {k}")
     group = uuid.uuid4().hex[:12]
-    results = []
+    jobs = []
     for index in range(k):
         seed = cfg.seed + index
         name = f"{cfg.run_name}-seed{seed}" if cfg.run_name else None
         run_cfg = cfg.model_copy(update={"seed": seed, "run_name": name})
         tags = {"augplat.seed_group": group, "augplat.seed_index": str(index)}
-        result = train_classifier(
-            run_cfg,
-            tracking_uri=tracking_uri,
-            reporter=reporter_factory() if reporter_factory else None,
-            tags=tags,
-        )
-        results.append(result)
-        if on_result is not None:
-            on_result(result)
-    return results
+        jobs.append((run_cfg, tags))
+    return _train_each(jobs, tracking_uri, reporter_factory, on_result)
 
 
 def train_folds(
@@ -72,7 +63,6 @@ def train_folds(
     on_result: Callable[[Any], None] | None = None,
 ) -> list[Any]:
     """Train ``cfg`` on every fold ``0..k-1`` (times ``seeds`` seeds); ``TrainResult`` list."""
-    from augplat.classify.finetune import train_classifier
     from augplat.data.store import read_manifest
     from augplat.errors import ConfigError
 
@@ -83,7 +73,7 @@ def train_folds(
     if seeds < 1:
         raise ConfigError(f"--seeds must be >= 1, got {seeds}")
     group = uuid.uuid4().hex[:12]
-    results = []
+    jobs = []
     for seed_index in range(seeds):
         seed = cfg.seed + seed_index
         for fold in range(k):
@@ -93,15 +83,25 @@ def train_folds(
             tags = {"augplat.fold_group": group, "augplat.fold_index": str(fold)}
             if seeds > 1:
                 tags.update({"augplat.seed_group": group, "augplat.seed_index": str(seed_index)})
-            result = train_classifier(
-                run_cfg,
-                tracking_uri=tracking_uri,
-                reporter=reporter_factory() if reporter_factory else None,
-                tags=tags,
-            )
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+            jobs.append((run_cfg, tags))
+    return _train_each(jobs, tracking_uri, reporter_factory, on_result)
+
+
+def _train_each(jobs, tracking_uri, reporter_factory, on_result) -> list[Any]:
+    """Train every ``(config, tags)`` job in order; the results, each passed to ``on_result``."""
+    from augplat.classify.finetune import train_classifier
+
+    results = []
+    for run_cfg, tags in jobs:
+        result = train_classifier(
+            run_cfg,
+            tracking_uri=tracking_uri,
+            reporter=reporter_factory() if reporter_factory else None,
+            tags=tags,
+        )
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augplat.progress import Reporter
+from augplat.progress import MessagesOnly, Reporter
 
 
 class FinalInputs:
@@ -95,7 +95,8 @@ class FinalInputs:
 
         self.reporter.message(f"generator ({name}): training {cfg.method} on '{cfg.data}'")
         tags = {"augplat.study": self.spec.name, "augplat.fraction": f"{fraction:g}"}
-        return train_gan(cfg, tracking_uri=self.tracking_uri, reporter=Reporter(), tags=tags).run_id
+        quiet = MessagesOnly(Reporter())  # no per-epoch lines inside the final stage
+        return train_gan(cfg, tracking_uri=self.tracking_uri, reporter=quiet, tags=tags).run_id
 
     def _check_planned(self, cfg, fraction: float) -> None:
         """The generator's training images must pass the provenance rule for this fraction's

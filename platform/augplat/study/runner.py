@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from augplat.errors import ConfigError
-from augplat.progress import Reporter
+from augplat.progress import MessagesOnly, Reporter
 from augplat.study import optuna_backend as ob
 from augplat.study import report as study_report
 from augplat.study.spec import StudySpec
@@ -166,7 +166,7 @@ def _search_spec(spec: StudySpec, inputs, reporter, tracking_uri, worker: bool) 
     top = spec.final.fractions[-1]
     train = {**spec.train, "data": inputs.data(top)}
     search = spec.model_copy(update={"train": train})
-    ensure_generator(search, tracking_uri, None if worker else reporter)
+    ensure_generator(search, tracking_uri, None if worker else MessagesOnly(reporter))
     if search.train.get("generator") and not spec.final.generator_per_seed:
         inputs.remember_generator(top, search.train["generator"])
     return search

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from augplat.errors import ConfigError
 from augplat.home import augplat_home
+from augplat.liveness import pid_alive
 from augplat.tracking import redact_uri
 
 HEARTBEAT_INTERVAL_S = 30
@@ -89,23 +90,13 @@ def beat(trial) -> None:
     trial.set_user_attr("heartbeat", time.time())
 
 
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def is_stale(frozen) -> bool:
     """Whether a RUNNING trial's process is gone (same host) or silent for too long."""
     attrs = frozen.user_attrs
     if attrs.get("host") == socket.gethostname() and "pid" in attrs:
         if attrs["pid"] == os.getpid():
             return False
-        return not _process_alive(int(attrs["pid"]))
+        return not pid_alive(int(attrs["pid"]))
     last = attrs.get("heartbeat", frozen.datetime_start.timestamp() if frozen.datetime_start else 0)
     return time.time() - float(last) > GRACE_PERIOD_S
 
