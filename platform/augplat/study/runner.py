@@ -347,7 +347,7 @@ def _publish(spec, parent, plans, inputs, verdict, baseline, n_trials, spec_path
 
     question = (
         f"does generative augmentation make {spec.trial_config({}).model} better on "
-        f"{spec.train.get('data', 'digits')}, and with which settings?"
+        f"{inputs.base}, and with which settings?"
     )
     protocol = _protocol(spec, plans, inputs, baseline, n_trials, verdict)
     with scratch_dir() as tmp:
@@ -446,7 +446,8 @@ def run_study(
     inputs = FinalInputs(spec, tracking_uri, reporter)
     search_spec = _search_spec(spec, inputs, reporter, tracking_uri, worker)
     _check_inputs(search_spec)
-    study = _open_study(spec, storage, resume or worker, fresh and not worker, tracking_uri)
+    # the search spec from here on: its settings name the generator a `train.aug: gan` needs
+    study = _open_study(search_spec, storage, resume or worker, fresh and not worker, tracking_uri)
     if worker:
         objective = ob.Objective(search_spec, study.user_attrs[PARENT_ATTR], tracking_uri)
         ob.optimize(study, objective, n_trials, spec.timeout, reporter)
@@ -471,8 +472,8 @@ def run_study(
         grid.run()
         verdict = study_verdict(spec, parent.run_id, baseline, tracking_uri)
         _summarise(spec, study, parent, plans, grid, verdict)
-        _publish(spec, parent, plans, inputs, verdict, baseline, n_trials, spec_path, storage,
-                 backend, tracking_uri)  # fmt: skip
+        where = (spec_path, storage, backend, tracking_uri)
+        _publish(search_spec, parent, plans, inputs, verdict, baseline, n_trials, *where)
     except BaseException:
         parent.end("KILLED")
         raise

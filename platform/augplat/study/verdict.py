@@ -58,6 +58,8 @@ def _equivalents(a: Analysis) -> list[dict[str, Any]]:
     """Each arm's real-image equivalent at each fraction, on the baseline's curve."""
     regular = [t for t in a.tables if t.view == "regular" and t.baseline and t.n_train]
     curve = [(t.n_train, t.summaries[t.baseline].mean) for t in regular]
+    if len(curve) < 2:
+        return []  # one data size is no curve to read an equivalent from
     rows = []
     for table in sorted(regular, key=lambda t: t.n_train):
         for arm, s in table.summaries.items():
