@@ -60,6 +60,21 @@ def make_pruner(spec: StudySpec):
     return optuna.pruners.NopPruner()
 
 
+def load_or_create(spec, storage):
+    """The Optuna study named ``spec.name`` in ``storage`` (created when missing), with the
+    spec's direction, sampler and pruner: one place for the main study and per-arm studies."""
+    import optuna
+
+    return optuna.create_study(
+        storage=storage,
+        study_name=spec.name,
+        direction=spec.objective.direction,
+        sampler=make_sampler(spec),
+        pruner=make_pruner(spec),
+        load_if_exists=True,
+    )
+
+
 def _pruned_error():
     import optuna
 

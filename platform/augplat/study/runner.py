@@ -92,14 +92,7 @@ def _open_study(spec: StudySpec, storage_url, resume: bool, fresh: bool, trackin
             f"study '{spec.name}' already exists in {where}: --resume continues it, "
             "--fresh starts it over"
         )
-    return optuna.create_study(
-        storage=storage,
-        study_name=spec.name,
-        direction=spec.objective.direction,
-        sampler=ob.make_sampler(spec),
-        pruner=ob.make_pruner(spec),
-        load_if_exists=True,
-    )
+    return ob.load_or_create(spec, storage)
 
 
 def _check_inputs(spec: StudySpec) -> None:

@@ -87,14 +87,7 @@ def _arm_study(ctx: SearchContext, sub):
     storage = open_storage(url, sub.name)
     if ctx.fresh and sub.name in optuna.study.get_all_study_names(storage):
         optuna.delete_study(study_name=sub.name, storage=storage)
-    return optuna.create_study(
-        storage=storage,
-        study_name=sub.name,
-        direction=sub.objective.direction,
-        sampler=ob.make_sampler(sub),
-        pruner=ob.make_pruner(sub),
-        load_if_exists=True,
-    )
+    return ob.load_or_create(sub, storage)
 
 
 def tune(ctx: SearchContext, study, extra_workers=None) -> dict[str, ArmPlan]:
