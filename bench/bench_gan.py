@@ -29,7 +29,7 @@ METHODS = ("cgan", "stargan", "cyclegan")
 
 
 def _config(method: str, size: int, **changes):
-    from augplat.gan import GanConfig
+    from augplat.generators import GanConfig
 
     values = {
         "method": method,
@@ -52,8 +52,8 @@ def _config(method: str, size: int, **changes):
 
 def bare_images_per_s(method: str, size: int, steps: int, warmup: int = 3) -> float:
     """Images/s of the method's own train_step in a plain loop."""
-    from augplat.classify.engine import batch_indices
-    from augplat.gan.train import build
+    from augplat.generators.train import build
+    from augplat.runtime.device import batch_indices
 
     cfg, data, gan = build(_config(method, size))
     gen = torch.Generator().manual_seed(0)
@@ -70,7 +70,7 @@ def bare_images_per_s(method: str, size: int, steps: int, warmup: int = 3) -> fl
 
 def augplat_images_per_s(method: str, size: int, steps: int, warmup: int = 3) -> float:
     """Marginal images/s of train_gan (tracking, checkpoints, previews included)."""
-    from augplat.gan import train_gan
+    from augplat.generators import train_gan
 
     def run(n: int) -> float:
         start = time.perf_counter()
@@ -87,7 +87,7 @@ def bare_expand_images_per_s(run_id: str, n: int, out: Path) -> float:
     """Generate n cgan images and write one PNG each into class folders (the common way)."""
     from PIL import Image
 
-    from augplat.gan.registry import load_generator
+    from augplat.generators.registry import load_generator
 
     start = time.perf_counter()  # both sides start from a run id: loading counts
     gan = load_generator(run_id, None, "cpu")
@@ -151,7 +151,7 @@ def main() -> None:
                 f"augplat {ours:.1f} img/s ({(ours / bare - 1) * 100:+.1f}%)",
                 flush=True,
             )
-        from augplat.gan import train_gan
+        from augplat.generators import train_gan
 
         run_id = train_gan(_config("cgan", args.size, max_steps=2)).run_id
         per_class = max(1, args.expand // 10)

@@ -64,7 +64,8 @@ def baseline_rate(root: Path, batch_size: int, size: int) -> float:
 def augplat_rate(images: np.ndarray, batch_size: int) -> float:
     """Batches/s of augplat's batched tensor path (index, scale, augment)."""
     from augplat.augment import ClassicAugment
-    from augplat.classify.engine import batch_indices, epoch_generator, prepare_batch
+    from augplat.classify.engine import prepare_batch
+    from augplat.runtime.device import batch_indices, epoch_generator
 
     data = torch.from_numpy(images)
     aug = ClassicAugment("default")

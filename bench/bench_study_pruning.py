@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def search(pruner: str | None, trials: int) -> tuple[float, float, dict]:
     """One search over studies/digits.yaml with ``pruner`` (None: the file's own)."""
-    from augplat.progress import Reporter
+    from augplat.runtime.progress import Reporter
     from augplat.study import optuna_backend as ob
     from augplat.study.runner import _open_study
     from augplat.study.spec import load_study_spec

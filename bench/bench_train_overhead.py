@@ -68,8 +68,8 @@ def bare_epochs(model_name: str, epochs: int, batch_size: int) -> list[float]:
 
 def augplat_epochs(model_name: str, epochs: int, batch_size: int) -> list[float]:
     """Epoch times of `train_classifier` (tracking, checkpoints, progress included)."""
+    from augplat.classify.config import TrainConfig
     from augplat.classify.finetune import train_classifier
-    from augplat.config import TrainConfig
 
     cfg = TrainConfig(
         data="digits",

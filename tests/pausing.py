@@ -1,4 +1,4 @@
-"""Kill an ``augplat`` subprocess at a named pause point (``augplat.pausepoint``), with SIGKILL.
+"""Kill an ``augplat`` subprocess at a named pause point (:mod:`augplat.runtime.pausepoint`).
 
 No sleeps that race: the process itself says (a marker file) that it reached the point and
 waits there; only then is it killed.

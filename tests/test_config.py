@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from augplat.config import TrainConfig, build_config, to_yaml
+from augplat.classify.config import TrainConfig, build_config, to_yaml
 from augplat.errors import ConfigError
 
 

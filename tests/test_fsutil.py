@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from augplat.fsutil import atomic_dir, atomic_path, file_sha256, write_text
+from augplat.runtime.fsutil import atomic_dir, atomic_path, file_sha256, write_text
 
 
 def test_atomic_path_failure_keeps_old_content(tmp_path):

@@ -41,7 +41,7 @@ def test_end_dead_runs_fails_only_runs_whose_process_is_gone(store):
 
 def test_a_reused_pid_is_not_mistaken_for_the_owner(store):
     from augplat import tracking
-    from augplat.liveness import PID_START_TAG, PID_TAG
+    from augplat.runtime.liveness import PID_START_TAG, PID_TAG
 
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
         try:

@@ -187,7 +187,7 @@ def synthesize(engine, strategy: str, images: np.ndarray, targets, sources, cfg,
     """
     import torch
 
-    from augplat.augment.gan import to_uint8
+    from augplat.augment.generative import to_uint8
 
     gen = torch.Generator().manual_seed(cfg.seed)
     bs = cfg.batch_size
@@ -250,14 +250,14 @@ def _engine(cfg: ExpandConfig, device, tracking_uri):
 
         strength = 1.0 if cfg.strength is None else cfg.strength
         return ClassicAugment(cfg.policy or "default", strength), None
-    from augplat.augment.gan import load_generator_run
+    from augplat.augment.generative import load_generator_run
 
     return load_generator_run(cfg.generator, device, tracking_uri)
 
 
 def plan(cfg: ExpandConfig, device, tracking_uri: str | None = None) -> ExpansionPlan:
     """Check everything a user can get wrong; nothing is written here."""
-    from augplat.augment.gan import check_generator
+    from augplat.augment.generative import check_generator
     from augplat.data.store import check_name, dataset_dir, resolve_dataset
 
     if cfg.data:  # an unknown dataset fails before a generator is fetched
@@ -270,7 +270,7 @@ def plan(cfg: ExpandConfig, device, tracking_uri: str | None = None) -> Expansio
     src = ImageDataset.load(src_dir)
     verdict = None
     if run_id is not None:
-        from augplat.gan.provenance import check_generator_use
+        from augplat.generators.provenance import check_generator_use
 
         check_generator(engine, src, run_id)
         verdict = check_generator_use(engine, src, allow_foreign=cfg.allow_foreign_generator)
@@ -337,7 +337,7 @@ def _lineage(cfg: ExpandConfig, p: ExpansionPlan, run_id: str) -> dict[str, Any]
 def _save(ds, flags: np.ndarray, origins: np.ndarray) -> Path:
     """Atomic save like :func:`augplat.data.store.save_dataset`, plus the flag arrays."""
     from augplat.data.store import DISTRIBUTION_PLOT, dataset_dir
-    from augplat.plots import class_distribution
+    from augplat.runtime.plots import class_distribution
 
     def extra(tmp: Path) -> None:
         np.save(tmp / SYNTHETIC_FILE, flags, allow_pickle=False)
@@ -349,8 +349,8 @@ def _save(ds, flags: np.ndarray, origins: np.ndarray) -> Path:
 
 
 def _log_run(logger, cfg: ExpandConfig, p: ExpansionPlan, ds, synthetic, directory, secs) -> None:
-    from augplat import plots
-    from augplat.config import to_yaml
+    from augplat.runtime import plots
+    from augplat.runtime.settings import to_yaml
     from augplat.tracking import scratch_dir
 
     src = p.src
@@ -413,8 +413,8 @@ def expand_dataset(cfg: ExpandConfig, *, tracking_uri: str | None = None) -> Exp
         tracking_uri: MLflow URI; default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
     """
     from augplat import tracking
-    from augplat.classify.engine import resolve_device
     from augplat.data.store import dataset_dir
+    from augplat.runtime.device import resolve_device
 
     tracking.check_reachable(tracking.resolve_tracking_uri(tracking_uri))
     device = resolve_device(cfg.device)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from augplat.augment import ChainAugment, GanAugment
-from augplat.config import TrainConfig, build_config
+from augplat.classify.config import TrainConfig, build_config
 from augplat.errors import ConfigError
 from tests.expand import MARKER, client, generator_runs, runs_of_kind, train_tiny
 
@@ -144,7 +144,7 @@ def _train(**changes):
 
 
 def _weights(run_id: str) -> dict[str, torch.Tensor]:
-    from augplat.classify import checkpoint
+    from augplat.runtime import checkpoints as checkpoint
 
     return checkpoint.load(checkpoint.run_dir(run_id) / checkpoint.LAST)["model"]
 

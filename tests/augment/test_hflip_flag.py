@@ -7,7 +7,7 @@ import json
 import torch
 
 from augplat.augment import ClassicAugment
-from augplat.config import TrainConfig
+from augplat.classify.config import TrainConfig
 from augplat.data import load_dataset, prepare_digits, prepare_folder
 from augplat.data.store import dataset_dir
 from tests.data.conftest import write_tree

@@ -8,7 +8,7 @@ import torchvision
 
 from augplat.classify import BACKBONES, Classifier, create_model
 from augplat.errors import ConfigError, UserError
-from augplat.registry import Registry
+from augplat.runtime.registry import Registry
 
 NAMES = BACKBONES.names()
 # Small enough to write a fake ImageNet checkpoint quickly, one per stem-conv family.

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from augplat.classify import checkpoint
-from augplat.classify.checkpoint import BackgroundSaver
-from augplat.progress import Reporter
+from augplat.runtime import checkpoints as checkpoint
+from augplat.runtime.checkpoints import BackgroundSaver
+from augplat.runtime.progress import Reporter
 
 
 def _state(epoch: int) -> dict:
@@ -110,8 +110,8 @@ class _InterruptAt(Reporter):
 
 
 def test_ctrl_c_mid_epoch_leaves_the_last_finished_epoch_on_disk():
+    from augplat.classify.config import TrainConfig
     from augplat.classify.finetune import train_classifier
-    from augplat.config import TrainConfig
     from augplat.data import prepare_digits
 
     prepare_digits(fraction=0.2)

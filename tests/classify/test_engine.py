@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from augplat.classify import engine
-from augplat.config import TrainConfig
+from augplat.classify.config import TrainConfig
 from augplat.errors import ConfigError
+from augplat.runtime import device
 
 
 class TinyNet(torch.nn.Module):
@@ -37,13 +38,13 @@ def _data(n=37):
 
 
 def test_batch_indices_cover_everything_once_in_order():
-    batches = list(engine.batch_indices(10, 4))
+    batches = list(device.batch_indices(10, 4))
     assert [b.tolist() for b in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
 def test_shuffled_batches_are_seeded_and_drop_a_trailing_singleton():
-    a = torch.cat(list(engine.batch_indices(9, 4, torch.Generator().manual_seed(1))))
-    b = torch.cat(list(engine.batch_indices(9, 4, torch.Generator().manual_seed(1))))
+    a = torch.cat(list(device.batch_indices(9, 4, torch.Generator().manual_seed(1))))
+    b = torch.cat(list(device.batch_indices(9, 4, torch.Generator().manual_seed(1))))
     assert torch.equal(a, b)
     assert len(a) == 8 and len(set(a.tolist())) == 8  # 9 = 4 + 4 + 1: the singleton is dropped
 
@@ -75,7 +76,7 @@ def _one_epoch(seed: int, epoch: int = 1):
         optimizer=opt,
         loss_fn=torch.nn.CrossEntropyLoss(),
         batch_size=8,
-        generator=engine.epoch_generator(seed, epoch),
+        generator=device.epoch_generator(seed, epoch),
     )
     return model, stats
 
@@ -144,5 +145,5 @@ def test_cuda_request_without_cuda_is_a_user_error():
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
     with pytest.raises(ConfigError, match="no CUDA device"):
-        engine.resolve_device("cuda")
-    assert engine.resolve_device("auto").type == "cpu"
+        device.resolve_device("cuda")
+    assert device.resolve_device("auto").type == "cpu"

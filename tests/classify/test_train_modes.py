@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from augplat.classify.config import TrainConfig, build_config
 from augplat.classify.losses import ContrastiveCenterLoss, TrainLoss
 from augplat.classify.train_sets import combine_test_logits
-from augplat.config import TrainConfig, build_config
 from augplat.errors import ConfigError
 from tests.expand import MARKER, client, generator_runs, runs_of_kind, train_tiny
 
@@ -168,7 +168,7 @@ def test_train_loss_adds_lambda_times_ccl_and_reports_it():
 
 
 def test_ccl_run_logs_the_term_and_checkpoints_the_centres():
-    from augplat.classify import checkpoint
+    from augplat.runtime import checkpoints as checkpoint
 
     generator_runs()
     result = _train(aug="none", ccl_lambda=0.55, optimizer="adagrad", lr=0.01, epochs=2)

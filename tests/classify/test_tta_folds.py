@@ -52,7 +52,7 @@ def _fold_set(root):
 
 
 def _tiny(**changes):
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
 
     values = {"data": "lab", "model": "simplecnn", "epochs": 1, "batch_size": 16,
               "device": "cpu", "log_model": False, "log_checkpoints": False, **changes}  # fmt: skip

@@ -19,9 +19,9 @@ def digits(cli) -> str:
 
 @pytest.mark.parametrize("keep", [False, True])
 def test_a_trial_s_checkpoints_are_removed_when_it_ends_unless_kept(digits, keep):
-    from augplat.classify import checkpoint
+    from augplat.classify.config import TrainConfig
     from augplat.classify.finetune import train_classifier
-    from augplat.config import TrainConfig
+    from augplat.runtime import checkpoints as checkpoint
 
     cfg = TrainConfig(data=digits, model="simplecnn", epochs=1, batch_size=64, log_model=False)
     cfg = cfg.model_copy(update={"log_checkpoints": False, "test_eval": False})

@@ -10,7 +10,7 @@ from augplat.data import prepare_fer
 from augplat.data.dataset import SPLIT_CODES
 from augplat.data.fer import FER_CLASSES, parse_pixels, read_fer
 from augplat.errors import DataError
-from augplat.home import cache_dir
+from augplat.runtime.home import cache_dir
 from tests.data.conftest import fer_line, fer_rows, write_fer
 
 

@@ -18,8 +18,8 @@ from augplat.data import (
     prepare_folder,
 )
 from augplat.errors import DataError, UserError
-from augplat.fsutil import file_sha256
-from augplat.home import datasets_dir
+from augplat.runtime.fsutil import file_sha256
+from augplat.runtime.home import datasets_dir
 from tests.data.conftest import home_leftovers, write_tree
 
 
@@ -98,7 +98,7 @@ def test_a_failure_while_saving_leaves_nothing_behind(monkeypatch, isolated_home
     def broken_plot(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("augplat.plots.class_distribution", broken_plot)
+    monkeypatch.setattr("augplat.runtime.plots.class_distribution", broken_plot)
     with pytest.raises(RuntimeError, match="disk full"):
         prepare_digits(size=8)
     assert home_leftovers(isolated_home) == []

@@ -46,7 +46,7 @@ def _build_store() -> dict:
     import shutil
     import tempfile
 
-    from augplat.gan import import_translator, train_gan
+    from augplat.generators import import_translator, train_gan
     from tests.gan import tiny_config
 
     root = Path(tempfile.mkdtemp(prefix="augplat-expand-tests-"))
@@ -95,8 +95,8 @@ def runs_of_kind(kind: str) -> list:
 def train_tiny(**changes):
     """``train_classifier`` on the digits with a 1-epoch simplecnn and nothing logged at the end
     (no test evaluation, checkpoints upload or model) unless ``changes`` asks for it."""
+    from augplat.classify.config import TrainConfig
     from augplat.classify.finetune import train_classifier
-    from augplat.config import TrainConfig
 
     values = {
         "data": "digits",

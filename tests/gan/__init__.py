@@ -35,7 +35,7 @@ def prepare_tiny_data() -> None:
     """
     import shutil
 
-    from augplat.home import datasets_dir
+    from augplat.runtime.home import datasets_dir
 
     if not _TEMPLATE:
         _TEMPLATE.append(_build_template())
@@ -51,7 +51,7 @@ def _build_template():
     import numpy as np
 
     from augplat.data import ImageDataset, dataset_dir, prepare_digits
-    from augplat.home import datasets_dir
+    from augplat.runtime.home import datasets_dir
 
     home = tempfile.mkdtemp(prefix="augplat-gan-tests-")
     atexit.register(shutil.rmtree, home, ignore_errors=True)
@@ -78,8 +78,8 @@ def _build_template():
 
 def tiny_config(method: str, **changes):
     """A :class:`GanConfig` for ``method`` that trains in a second or two on the CPU."""
-    from augplat.gan import GanConfig
-    from augplat.gan.registry import method_class
+    from augplat.generators import GanConfig
+    from augplat.generators.registry import method_class
 
     values = {"method": method, "data": "digits", **TINY}
     if method_class(method).needs_domain_b:

@@ -46,16 +46,16 @@ def _printed(stdout: str) -> dict[str, float]:
 
 
 def test_help_names_every_trainable_method(cli):
-    from augplat.gan import trainable_methods
+    from augplat.generators import trainable_methods
 
     text = " ".join(cli("gan", "train", "--help", check=True).stdout.split())
     assert all(name in text for name in trainable_methods()), text
 
 
 def test_train_cgan_then_sample_and_eval(cli):
-    from augplat.classify import checkpoint
     from augplat.data import load_dataset
-    from augplat.gan import GanConfig, find_finished_run, load_generator
+    from augplat.generators import GanConfig, find_finished_run, load_generator
+    from augplat.runtime import checkpoints as checkpoint
 
     prepare_tiny_data()
     proc = cli("gan", "train", "cgan", *TINY_FLAGS, "--ema", "0.9", "--eval-samples", "64",
@@ -118,9 +118,9 @@ def test_train_cgan_then_sample_and_eval(cli):
 
 
 def test_resume_after_sigkill_equals_an_uninterrupted_run(cli, isolated_home):
-    from augplat.classify import checkpoint
-    from augplat.config import build_config
-    from augplat.gan import GanConfig, train_gan
+    from augplat.classify.config import build_config
+    from augplat.generators import GanConfig, train_gan
+    from augplat.runtime import checkpoints as checkpoint
 
     prepare_tiny_data()
     flags = [*TINY_FLAGS, "--epochs", "2", "--checkpoint-every", "1", "--no-eval", "--seed", "3"]

@@ -5,20 +5,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from augplat.config import build_config
+from augplat.classify.config import build_config
 from augplat.errors import ConfigError
-from augplat.gan import losses
-from augplat.gan.config import GanConfig, fingerprint, resolve_defaults
-from augplat.gan.diffaugment import AdaptiveP, diff_augment, parse_policy
-from augplat.gan.ema import EMA
-from augplat.gan.networks import (
+from augplat.generators import losses
+from augplat.generators.config import GanConfig, fingerprint, resolve_defaults
+from augplat.generators.diffaugment import AdaptiveP, diff_augment, parse_policy
+from augplat.generators.ema import EMA
+from augplat.generators.networks import (
     ConditionalGenerator,
     PatchDiscriminator,
     ProjectionDiscriminator,
     ResnetGenerator,
     patch_layers,
 )
-from augplat.gan.pool import ImagePool
+from augplat.generators.pool import ImagePool
 
 
 @pytest.mark.parametrize("size", [8, 16, 28, 32, 48])
@@ -161,7 +161,7 @@ def test_unknown_config_key_names_key_and_file(tmp_path):
 def test_upsample2x_equals_nearest_interpolation_and_keeps_gradients():
     import torch.nn.functional as F
 
-    from augplat.gan.networks import upsample2x
+    from augplat.generators.networks import upsample2x
 
     x = torch.randn(3, 4, 5, 7, requires_grad=True)
     out = upsample2x(x)

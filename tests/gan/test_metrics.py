@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from augplat.gan.quality import fid, kid, mmd2_polynomial
+from augplat.quality.metrics import fid, kid, mmd2_polynomial
 
 
 def _features(n=400, d=8, shift=0.0, seed=0):

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from augplat.gan import provenance
+from augplat.generators import provenance
 from tests.gan import tiny_config
 
 _STORE: dict = {}
@@ -26,8 +26,8 @@ def _build() -> dict:
     import tempfile
 
     from augplat.data import ImageDataset, dataset_dir, load_dataset, prepare_digits
-    from augplat.gan import train_gan
-    from augplat.home import datasets_dir
+    from augplat.generators import train_gan
+    from augplat.runtime.home import datasets_dir
 
     root = Path(tempfile.mkdtemp(prefix="augplat-provenance-tests-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
@@ -62,7 +62,7 @@ def _build() -> dict:
 @pytest.fixture
 def gens() -> dict[str, str]:
     """The datasets in this test's home, the generator runs in its store: ``{name: run id}``."""
-    from augplat.home import datasets_dir
+    from augplat.runtime.home import datasets_dir
 
     if not _STORE:
         _STORE.update(_build())
@@ -108,7 +108,7 @@ TRAIN = _train()
 
 def test_a_gan_run_records_the_hashes_of_its_training_images(gens):
     from augplat.data import load_dataset
-    from augplat.gan import load_generator
+    from augplat.generators import load_generator
 
     gan = load_generator(gens["small"])
     prov = gan.provenance

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from augplat.errors import UserError
-from augplat.gan.config import prepare_data
-from augplat.gan.quality import check_classifier_run, evaluate
-from augplat.gan.registry import method_class
+from augplat.generators.config import prepare_data
+from augplat.generators.registry import method_class
+from augplat.quality.metrics import check_classifier_run, evaluate
 from tests.gan import prepare_tiny_data, tiny_config
 
 
@@ -38,7 +38,7 @@ def digits_data():
 
 
 def test_metrics_separate_a_perfect_generator_from_noise(digits_data):
-    from augplat.home import cache_dir
+    from augplat.runtime.home import cache_dir
 
     good = evaluate(_ConstructedGenerator(digits_data, True), digits_data, n_samples=200)
     bad = evaluate(_ConstructedGenerator(digits_data, False), digits_data, n_samples=200)
@@ -55,8 +55,8 @@ def test_metrics_separate_a_perfect_generator_from_noise(digits_data):
 
 
 def test_a_train_run_can_be_the_judge(digits_data):
+    from augplat.classify.config import TrainConfig
     from augplat.classify.finetune import train_classifier
-    from augplat.config import TrainConfig
 
     cfg = TrainConfig(
         data="digits", model="mobilenet_v3_small", epochs=1, batch_size=64, log_model=False

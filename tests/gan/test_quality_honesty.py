@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from augplat.gan.quality import KID_SUBSET, evaluate, kid, kid_subset_size
+from augplat.quality.metrics import KID_SUBSET, evaluate, kid, kid_subset_size
 from tests.gan.test_quality import digits_data  # noqa: F401
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from augplat.errors import ConfigError
-from augplat.launch import (
+from augplat.projects.launch import (
     absolute_store_uri,
     check_params,
     code_version,
@@ -83,7 +83,9 @@ def test_code_version_follows_the_sources(tmp_path):
     project = find_project(str(copy))
     before = code_version(project)
     assert before.startswith("tree-") and before == code_version(project)
-    (copy / "platform" / "augplat" / "launch.py").write_text("# edited\n", encoding="utf-8")
+    (copy / "platform" / "augplat" / "projects" / "launch.py").write_text(
+        "# edited\n", encoding="utf-8"
+    )
     assert code_version(project) != before  # uncommitted edits count
     _git("init", "-q", cwd=copy)
     _git("add", "-A", cwd=copy)
@@ -110,7 +112,7 @@ def test_step_environment_drops_the_callers_run(monkeypatch):
 
 
 def test_entry_script_passes_parameters_without_a_shell(tmp_path):
-    from augplat.kube import entry_script
+    from augplat.projects.kube import entry_script
 
     script = tmp_path / "s.sh"
     script.write_text(entry_script("printf '<%s>' {a} {b} {c}", ["a", "b", "c"]))
@@ -122,7 +124,7 @@ def test_entry_script_passes_parameters_without_a_shell(tmp_path):
 def test_docker_project_for_the_kubernetes_backend(tmp_path):
     from mlflow.projects._project_spec import load_project
 
-    from augplat.kube import docker_project
+    from augplat.projects.kube import docker_project
 
     config = tmp_path / "gan.yaml"
     config.write_text("ngf: 8\n")
@@ -134,7 +136,7 @@ def test_docker_project_for_the_kubernetes_backend(tmp_path):
         assert (copy.local_dir / values["config"]).read_text() == "ngf: 8\n"
         command = project.get_entry_point("gan").compute_command(values, None)
         assert command.startswith("bash .augplat/gan.sh cgan digits 10 0 inputs/config-gan.yaml")
-        assert (copy.local_dir / "platform" / "augplat" / "launch.py").is_file()
+        assert (copy.local_dir / "platform" / "augplat" / "projects" / "launch.py").is_file()
         assert not (copy.local_dir / ".venv").exists()
     finally:
         shutil.rmtree(copy.local_dir)

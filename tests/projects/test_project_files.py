@@ -72,9 +72,9 @@ def test_step_projects_match_the_root_entry_points():
 
 
 def test_config_defaults_exist_and_name_real_config_keys():
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
     from augplat.expand import ExpandConfig
-    from augplat.gan.config import GanConfig
+    from augplat.generators.config import GanConfig
 
     models = {"gan": GanConfig, "expand": ExpandConfig, "finetune": TrainConfig}
     root = _spec(ROOT)["entry_points"]
@@ -162,9 +162,9 @@ def test_step_project_runs_augplat_from_its_checkout(fake_python):
 
 
 def test_shipped_pipelines_are_valid(tmp_path):
-    from augplat.launch import entry_points, find_project
     from augplat.pipeline import load_pipeline_spec
     from augplat.pipeline.runner import check_definition
+    from augplat.projects.launch import entry_points, find_project
 
     points = entry_points(find_project(str(ROOT)))
     csv = tmp_path / "fer2013.csv"  # the real one is the user's download

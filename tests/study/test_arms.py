@@ -140,7 +140,7 @@ def test_nested_subsets_keep_every_class_and_nest():
 
 @pytest.mark.parametrize(("per_seed", "want"), [(False, 1), (True, 3)])
 def test_generator_per_seed_gives_each_seed_its_own_generator(monkeypatch, per_seed, want):
-    from augplat.progress import Reporter
+    from augplat.runtime.progress import Reporter
     from augplat.study.final_inputs import FinalInputs
 
     spec = _spec(generator_per_seed=per_seed, fractions=[0.5, 1.0])

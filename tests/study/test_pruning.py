@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from augplat.progress import Reporter
+from augplat.runtime.progress import Reporter
 from augplat.study import optuna_backend as ob
 from augplat.study.spec import StudySpec
 

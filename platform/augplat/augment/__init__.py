@@ -6,7 +6,7 @@ Public surface: :class:`ClassicAugment`, the named :data:`POLICIES` and :func:`l
 """
 
 from augplat.augment.classic import ClassicAugment
-from augplat.augment.gan import ChainAugment, GanAugment
+from augplat.augment.generative import ChainAugment, GanAugment
 from augplat.augment.policy import POLICIES, load_policy
 
 __all__ = ["POLICIES", "ChainAugment", "ClassicAugment", "GanAugment", "load_policy"]

@@ -24,8 +24,9 @@ from urllib.parse import urlparse
 import torch
 from torch import nn
 
+from augplat.classify.simplecnn import SimpleCNN
 from augplat.errors import ConfigError, UserError
-from augplat.registry import Registry
+from augplat.runtime.registry import Registry
 
 __all__ = ["BACKBONES", "BackboneSpec", "Classifier", "create_model"]
 
@@ -379,5 +380,18 @@ def _init_stem(conv: nn.Conv2d, old: nn.Conv2d, pretrained: bool) -> bool:
     return False
 
 
-# Registered last: it subclasses BackboneSpec, defined above.
-from augplat.classify import simplecnn as _simplecnn  # noqa: E402, F401
+class SimpleCNNSpec(BackboneSpec):
+    """Registry entry for :class:`SimpleCNN`: built here, no pretrained weights exist."""
+
+    def build(self) -> nn.Module:
+        """A randomly initialised SimpleCNN (from torch's global RNG)."""
+        return SimpleCNN()
+
+    def imagenet_checkpoint(self):
+        """There are no ImageNet weights for this network."""
+        raise ConfigError("simplecnn has no ImageNet weights: use --weights none or PATH")
+
+
+BACKBONES.register("simplecnn")(
+    SimpleCNNSpec("simplecnn", stem_conv="features.0", head="classifier")
+)

@@ -11,44 +11,13 @@ randomness does not depend on what ran before it: a resumed run repeats an unint
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from augplat.errors import ConfigError
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without one is a user error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was requested but no CUDA device is available")
-    return torch.device(name)
-
-
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """The CPU generator for one epoch's shuffling and augmentation, and the global seed."""
-    torch.manual_seed(seed * 100_003 + epoch)
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-
-
-def batch_indices(
-    n: int, batch_size: int, generator: torch.Generator | None = None
-) -> Iterator[torch.Tensor]:
-    """Yield index batches; shuffled when a generator is given.
-
-    A trailing batch of one sample is dropped when shuffling: BatchNorm cannot train on it.
-    """
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for start in range(0, n, batch_size):
-        idx = order[start : start + batch_size]
-        if generator is not None and len(idx) == 1 and n > 1:
-            return
-        yield idx
+from augplat.runtime.device import autocast, batch_indices
 
 
 def prepare_batch(
@@ -76,14 +45,6 @@ def prepare_batch(
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     return x
-
-
-def autocast(device: torch.device, enabled: bool):
-    """bf16/fp16 autocast on CUDA when enabled; a no-op context elsewhere."""
-    if enabled and device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return contextlib.nullcontext()
 
 
 def train_epoch(

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from augplat.classify import checkpoint
 from augplat.classify.ensemble import RULES, combine
 from augplat.errors import ConfigError, DataError, UserError
+from augplat.runtime import checkpoints as checkpoint
 
 SPLITS = ("val", "test")
 
@@ -196,8 +196,8 @@ def _evaluate(cfg: EnsembleConfig, members: list[_Member], ds):
     """Ensemble and per-member metrics on val and test, and the ensemble's reports per split."""
     import torch
 
-    from augplat.classify.engine import resolve_device
     from augplat.classify.report import split_metrics
+    from augplat.runtime.device import resolve_device
 
     device = resolve_device(cfg.device)
     # Each split goes to the device once, for every member.

@@ -23,19 +23,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from augplat.classify import checkpoint
+from augplat.classify.config import TrainConfig
 from augplat.classify.engine import (
     build_optimizer,
     build_scheduler,
-    epoch_generator,
     predict,
-    resolve_device,
     step_scheduler,
     train_epoch,
 )
-from augplat.config import TrainConfig
-from augplat.pausepoint import pause
-from augplat.progress import Reporter
+from augplat.runtime import checkpoints as checkpoint
+from augplat.runtime.device import epoch_generator, resolve_device
+from augplat.runtime.pausepoint import pause
+from augplat.runtime.progress import Reporter
+from augplat.tracking import resume as resume_point
 
 log = logging.getLogger("augplat")
 
@@ -99,7 +99,7 @@ def _gan_augment(cfg: TrainConfig, ds, device, tracking_uri: str | None):
     """
     if not cfg.uses_generator():
         return None, cfg
-    from augplat.augment.gan import load_gan_augment
+    from augplat.augment.generative import load_gan_augment
     from augplat.classify.train_sets import check_test_mode
 
     gan, run_id = load_gan_augment(cfg, ds, device, tracking_uri)
@@ -370,8 +370,8 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
 
 def _provenance_tags(s: _Setup) -> dict[str, str]:
     """``augplat.foreign_generator`` (and why) when a generator, or the expansion the run trains
-    on, comes from outside the dataset's train split (:mod:`augplat.gan.provenance`)."""
-    from augplat.gan.provenance import lineage_tags
+    on, comes from outside the dataset's train split (:mod:`augplat.generators.provenance`)."""
+    from augplat.generators.provenance import lineage_tags
 
     tags = lineage_tags(s.dataset.source)  # --data is itself an expansion
     if s.cfg.train_on == "expanded" and s.cfg.expanded:
@@ -395,10 +395,10 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
     # Fail on an unreachable server in seconds, before minutes of data loading and model setup.
     tracking.check_reachable(tracking.resolve_tracking_uri(tracking_uri))
     if resume:
-        point = checkpoint.open_for_resume(resume, tracking_uri)
+        point = resume_point.open_for_resume(resume, tracking_uri)
         if point.finished:
             return None, None, point.logger  # resuming a finished run is a no-op
-        with checkpoint.failing(point.logger):
+        with resume_point.failing(point.logger):
             s = _build(TrainConfig.model_validate(point.config), tracking_uri)
             if point.ckpt is None:  # killed before its first checkpoint: start over, same run
                 _log_start(point.logger, s)

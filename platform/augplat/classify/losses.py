@@ -89,5 +89,5 @@ class TrainLoss(nn.Module):
 
 
 def build_loss(cfg, num_classes: int, feature_dim: int) -> TrainLoss:
-    """The :class:`TrainLoss` of a :class:`~augplat.config.TrainConfig`."""
+    """The :class:`TrainLoss` of a :class:`~augplat.classify.config.TrainConfig`."""
     return TrainLoss(cfg.label_smoothing, cfg.ccl_lambda, num_classes, feature_dim)

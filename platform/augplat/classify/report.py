@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from augplat import __version__, plots
-from augplat.classify import checkpoint
+from augplat import __version__
+from augplat.classify.config import to_yaml
 from augplat.classify.engine import predict
-from augplat.config import to_yaml
-from augplat.pausepoint import pause
+from augplat.runtime import checkpoints as checkpoint
+from augplat.runtime import plots
+from augplat.runtime.pausepoint import pause
 from augplat.tracking import scratch_dir
 
 TSNE_MAX_POINTS = 2000  # t-SNE is O(n^2) in memory; a stratified-enough random subset is plenty

@@ -14,9 +14,6 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from augplat.classify.backbones import BACKBONES, BackboneSpec
-from augplat.errors import ConfigError
-
 DEFAULT_WIDTHS = (32, 64, 128, 256)
 
 
@@ -55,20 +52,3 @@ class SimpleCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (or features once ``classifier`` is replaced by ``nn.Identity``)."""
         return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
-
-
-class SimpleCNNSpec(BackboneSpec):
-    """Registry entry for :class:`SimpleCNN`: built here, no pretrained weights exist."""
-
-    def build(self) -> nn.Module:
-        """A randomly initialised SimpleCNN (from torch's global RNG)."""
-        return SimpleCNN()
-
-    def imagenet_checkpoint(self):
-        """There are no ImageNet weights for this network."""
-        raise ConfigError("simplecnn has no ImageNet weights: use --weights none or PATH")
-
-
-BACKBONES.register("simplecnn")(
-    SimpleCNNSpec("simplecnn", stem_conv="features.0", head="classifier")
-)

@@ -67,10 +67,10 @@ def training_set(
     """The uint8 train images and labels on ``device`` for ``cfg.train_on``, and what to log.
 
     Args:
-        cfg: The run's :class:`~augplat.config.TrainConfig`.
+        cfg: The run's :class:`~augplat.classify.config.TrainConfig`.
         dataset: The run's dataset (val and test always come from it).
         original: Its train split ``(images, labels)`` as numpy arrays.
-        gan: The run's :class:`~augplat.augment.gan.GanAugment` (synthetic and united).
+        gan: The run's :class:`~augplat.augment.generative.GanAugment` (synthetic and united).
         device: Where the tensors live.
     """
     if cfg.train_on == "expanded":

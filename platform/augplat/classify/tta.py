@@ -20,8 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from augplat.classify.engine import autocast, batch_indices, prepare_batch
+from augplat.classify.engine import prepare_batch
 from augplat.errors import ConfigError
+from augplat.runtime.device import autocast, batch_indices
 
 TTA_MODES = ("none", "hflip", "tencrop")
 CROP_FRACTION = 0.875  # 42 of 48 px; ImageNet's 224 of 256

@@ -68,7 +68,7 @@ def expand(
     """Make a new dataset whose train split is grown with synthetic (GAN or classic) images."""
     setup_logging(verbose)
     overrides = {k: v for k, v in locals().items() if k not in _NOT_CONFIG}
-    from augplat.config import build_config
+    from augplat.classify.config import build_config
     from augplat.expand import ExpandConfig, expand_dataset
 
     cfg = build_config(ExpandConfig, config, overrides)

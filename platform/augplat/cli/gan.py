@@ -99,16 +99,17 @@ def train(
     """Train a generator on prepared data; everything is logged to one MLflow run."""
     setup_logging(verbose)
     overrides = {k: v for k, v in locals().items() if k not in _NOT_CONFIG}
-    from augplat.config import build_config, read_yaml
     from augplat.errors import ConfigError
-    from augplat.gan import GanConfig, train_gan
-    from augplat.progress import default_reporter
+    from augplat.generators import GanConfig
+    from augplat.quality import train_generator
+    from augplat.runtime.progress import default_reporter
+    from augplat.runtime.settings import build_config, read_yaml
 
     if method is None and not resume and not (config and "method" in read_yaml(config)):
         raise ConfigError(f"name a GAN method ({METHOD_NAMES}) or --resume a run")
     overrides["method"] = method
     cfg = build_config(GanConfig, config, overrides)
-    result = train_gan(
+    result = train_generator(
         cfg,
         tracking_uri=tracking_uri,
         resume=resume,
@@ -139,7 +140,7 @@ def sample(
 ) -> None:
     """Write a grid of samples from a run's generator."""
     setup_logging(False)
-    from augplat.gan.registry import sample_grid
+    from augplat.generators.registry import sample_grid
 
     path = sample_grid(
         run,
@@ -173,7 +174,7 @@ def evaluate(
 
     The run records which dataset the metrics came from (``augplat.eval_dataset`` tags)."""
     setup_logging(False)
-    from augplat.gan import evaluate_run
+    from augplat.quality import evaluate_run
 
     metrics = evaluate_run(
         run,
@@ -200,7 +201,7 @@ def import_(
 ) -> None:
     """Register a TorchScript translator (CartoonGAN, AnimeGAN ports, ...) as a generator run."""
     setup_logging(False)
-    from augplat.gan import import_translator
+    from augplat.generators import import_translator
 
     run_id = import_translator(
         file,

@@ -5,7 +5,7 @@ How to run::
     augplat gc --dry-run        # list what would be removed, and the total
     augplat gc                  # remove it
 
-See :mod:`augplat.gc` for what goes and what stays.
+See :mod:`augplat.maintenance.gc` for what goes and what stays.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def gc(
 ) -> None:
     """Remove local run state (checkpoints, caches) that no run will read again."""
     setup_logging(verbose)
-    from augplat import gc as collector
     from augplat import tracking
+    from augplat.maintenance import gc as collector
 
     found = collector.plan(tracking.client(tracking_uri))
     verb = "would remove" if dry_run else "removed"

@@ -78,7 +78,7 @@ def launch(
 ) -> None:
     """Run one augplat step through mlflow.projects.run and wait for it."""
     setup_logging()
-    from augplat.launch import StepFailed, find_project, launch_step, parse_assignments
+    from augplat.projects.launch import StepFailed, find_project, launch_step, parse_assignments
 
     params = parse_assignments(param)
     try:

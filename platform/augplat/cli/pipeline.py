@@ -43,8 +43,8 @@ def pipeline(
 ) -> None:
     """Run a pipeline of MLflow Projects steps; finished identical steps are reused."""
     setup_logging()
-    from augplat.launch import StepFailed, find_project, parse_assignments
     from augplat.pipeline import load_pipeline_spec, run_pipeline
+    from augplat.projects.launch import StepFailed, find_project, parse_assignments
 
     overrides = parse_assignments(set_, flag="--set")
     spec, path = load_pipeline_spec(definition, overrides)

@@ -93,7 +93,7 @@ def _auth_config(store: str, auth_db: str | None, permission: str, port: int) ->
 
 def _private_file(name: str, text: str) -> Path:
     """Write ``<home>/server/NAME`` readable by its owner only, from the first byte on."""
-    from augplat.home import augplat_home
+    from augplat.runtime.home import augplat_home
 
     path = augplat_home() / "server" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +110,7 @@ def _flask_secret() -> None:
     data home so sessions survive restarts (replicas behind one URL must share the variable)."""
     import secrets
 
-    from augplat.home import augplat_home
+    from augplat.runtime.home import augplat_home
 
     if os.environ.get("MLFLOW_FLASK_SERVER_SECRET_KEY"):
         return

@@ -55,7 +55,7 @@ def study(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # report downloads
     if resume and fresh:
         raise typer.BadParameter("--resume and --fresh exclude each other")
-    from augplat.progress import Reporter
+    from augplat.runtime.progress import Reporter
     from augplat.study import load_study_spec, run_study
 
     spec, path = load_study_spec(name)

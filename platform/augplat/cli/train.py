@@ -175,10 +175,10 @@ def train(
     """Fine-tune a classifier on a prepared dataset; everything is logged to one MLflow run."""
     setup_logging(verbose)
     overrides = {k: v for k, v in locals().items() if k not in _NOT_CONFIG}
-    from augplat.config import TrainConfig, build_config
+    from augplat.classify.config import TrainConfig, build_config
 
     cfg = build_config(TrainConfig, config, overrides)
-    from augplat.progress import default_reporter
+    from augplat.runtime.progress import default_reporter
 
     if folds:
         _train_folds(cfg, folds, seeds, resume, tracking_uri)
@@ -200,7 +200,7 @@ _NOT_CONFIG = {"config", "resume", "tracking_uri", "verbose", "seeds", "folds"}
 def _train_folds(cfg, k: int, seeds: int, resume: str | None, tracking_uri: str | None) -> None:
     from augplat.classify.repeats import summarize, train_folds
     from augplat.errors import ConfigError
-    from augplat.progress import default_reporter
+    from augplat.runtime.progress import default_reporter
 
     if resume:
         raise ConfigError("--folds and --resume do not combine: resume each run by its id")
@@ -219,7 +219,7 @@ def _train_folds(cfg, k: int, seeds: int, resume: str | None, tracking_uri: str 
 def _train_seeds(cfg, k: int, resume: str | None, tracking_uri: str | None) -> None:
     from augplat.classify.repeats import summarize, train_seeds
     from augplat.errors import ConfigError
-    from augplat.progress import default_reporter
+    from augplat.runtime.progress import default_reporter
 
     if resume:
         raise ConfigError("--seeds and --resume do not combine: resume each run by its id")

@@ -169,7 +169,7 @@ def identity_keys(tags: Mapping[str, str], params: Mapping[str, str]) -> list[st
         return []
     if tags.get("augplat.kind") == "ensemble":
         return ["rule"]
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
 
     return [k for k in TrainConfig.model_fields if k not in NOT_IDENTITY and k in params] + [
         k for k in DEFAULTS if k not in params

@@ -192,7 +192,7 @@ def _write(out: Path, name: str, header, rows, written: list[Path]) -> str:
 
 def write_report(a: Analysis, out: Path) -> list[Path]:
     """Write the tables (markdown + CSV), the verdicts, the plot and ``report.md`` into ``out``."""
-    from augplat import plots
+    from augplat.runtime import plots
 
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -145,7 +145,7 @@ def compare_runs(cfg: CompareConfig, *, tracking_uri: str | None = None) -> Comp
         tracking_uri: MLflow URI; default ``MLFLOW_TRACKING_URI`` or ``./mlflow.db``.
     """
     from augplat import tracking
-    from augplat.fsutil import atomic_dir
+    from augplat.runtime.fsutil import atomic_dir
 
     _check_out(cfg.out)
     mlflow_client = tracking.client(tracking_uri)

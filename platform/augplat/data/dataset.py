@@ -18,11 +18,10 @@ from typing import Any
 import numpy as np
 
 from augplat import __version__
+from augplat.data.splits import SPLIT_CODES, SPLITS  # noqa: F401 (SPLITS is re-exported)
 from augplat.errors import DataError
-from augplat.fsutil import atomic_dir
+from augplat.runtime.fsutil import atomic_dir
 
-SPLITS = ("train", "val", "test")
-SPLIT_CODES = {name: code for code, name in enumerate(SPLITS)}
 MANIFEST = "manifest.json"
 _ARRAYS = ("images", "labels", "split")
 FOLDS_FILE = "folds.npy"

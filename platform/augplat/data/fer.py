@@ -27,7 +27,7 @@ import numpy as np
 
 from augplat.data.dataset import SPLIT_CODES, ImageDataset
 from augplat.errors import DataError
-from augplat.fsutil import file_sha256
+from augplat.runtime.fsutil import file_sha256
 
 log = logging.getLogger(__name__)
 

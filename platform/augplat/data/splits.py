@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from augplat.data.dataset import SPLIT_CODES
 from augplat.errors import UserError
+
+SPLITS = ("train", "val", "test")
+SPLIT_CODES = {name: code for code, name in enumerate(SPLITS)}
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:

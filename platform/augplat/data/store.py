@@ -18,8 +18,8 @@ from typing import Any
 from augplat.data.dataset import MANIFEST, ImageDataset
 from augplat.data.duplicates import DEFAULT_THRESHOLD as DUP_THRESHOLD
 from augplat.errors import DataError, UserError
-from augplat.fsutil import atomic_path
-from augplat.home import cache_dir, datasets_dir
+from augplat.runtime.fsutil import atomic_path
+from augplat.runtime.home import cache_dir, datasets_dir
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def check_classification(ds: ImageDataset) -> ImageDataset:
 
 def save_dataset(ds: ImageDataset) -> Path:
     """Write ``ds`` to :func:`dataset_dir` with its class-distribution plot, atomically."""
-    from augplat.plots import class_distribution
+    from augplat.runtime.plots import class_distribution
 
     def plot(tmp: Path) -> None:
         title = f"{ds.name}: images per class and split"

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from augplat.config import read_yaml
-from augplat.definitions import find_definition, validation_error_line
 from augplat.errors import ConfigError
+from augplat.runtime.definitions import find_definition, validation_error_line
+from augplat.runtime.settings import read_yaml
 
 STEPS = ("prepare", "gan", "expand", "study", "compare")
 # step → parameters whose values the pipeline wires from earlier steps' runs

@@ -48,7 +48,7 @@ def content_hash(value: Any) -> str:
 
 def source_hash(path: Path) -> str:
     """Content of an input file, or the listing (names, sizes, mtimes) of an input folder."""
-    from augplat.fsutil import file_sha256
+    from augplat.runtime.fsutil import file_sha256
 
     if path.is_file():
         return file_sha256(path)
@@ -78,8 +78,8 @@ def write_config(config: dict[str, Any]) -> Path:
     """The step's config as a YAML file whose name is its content hash (same config, same path)."""
     import yaml
 
-    from augplat.fsutil import write_text
-    from augplat.home import augplat_home
+    from augplat.runtime.fsutil import write_text
+    from augplat.runtime.home import augplat_home
 
     text = yaml.safe_dump(config, sort_keys=True)
     path = augplat_home() / "pipelines" / "configs" / f"{content_hash(config)[:16]}.yaml"

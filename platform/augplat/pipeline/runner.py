@@ -9,7 +9,7 @@ How to run::
 The pipeline's own run is the parent of every step it launches (an explicit
 ``mlflow.parentRunId`` tag). Under ``mlflow run`` the pipeline adopts that run, then removes
 ``MLFLOW_RUN_ID`` from its environment so no step can adopt it. Each step is launched with
-:func:`augplat.launch.launch_step` unless a finished run with the same key can be reused
+:func:`augplat.projects.launch.launch_step` unless a finished run with the same key can be reused
 (:mod:`augplat.pipeline.reuse`); either way its outputs (dataset, generator, study) are read
 from that run's tags and wired into the next step's parameters.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from augplat.errors import ConfigError, UserError
 from augplat.pipeline import reuse
 from augplat.pipeline.definition import STEPS, PipelineSpec
-from augplat.progress import Reporter
+from augplat.runtime.progress import Reporter
 
 
 class PipelineError(UserError):
@@ -110,7 +110,7 @@ def _plan_prepare(ctx: _Context) -> StepPlan:
 
 
 def _plan_gan(ctx: _Context) -> StepPlan:
-    from augplat.gan.config import GanConfig
+    from augplat.generators.config import GanConfig
 
     step = ctx.spec.steps.gan
     _check_config_keys(ctx, "gan", GanConfig, exclude=("experiment", "run_name"))
@@ -153,7 +153,7 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _plan_study(ctx: _Context) -> StepPlan:
     from pydantic import ValidationError
 
-    from augplat.config import read_yaml
+    from augplat.runtime.settings import read_yaml
     from augplat.study.spec import StudySpec, find_study_file
 
     step = ctx.spec.steps.study
@@ -242,7 +242,7 @@ def check_definition(spec: PipelineSpec, path: Path, points: dict) -> None:
 
 
 def _run_step(ctx: _Context, step: str) -> StepOutcome:
-    from augplat.launch import launch_step
+    from augplat.projects.launch import launch_step
 
     plan = PLANNERS[step](ctx)
     params = reuse.normalise(plan.params, ctx.points.get(step, {}))
@@ -296,7 +296,7 @@ def run_pipeline(
     Args:
         spec: The validated pipeline definition.
         path: Its file.
-        project: The :class:`augplat.launch.Project` whose entry points run the steps
+        project: The :class:`augplat.projects.launch.Project` whose entry points run the steps
             (default: this repository).
         env_manager: local | uv | virtualenv | conda (default: the definition's).
         tracking_uri: MLflow tracking URI.
@@ -305,12 +305,12 @@ def run_pipeline(
 
     Raises:
         ConfigError: A bad definition or parameter, found before anything is launched.
-        augplat.launch.StepFailed: A step failed; the pipeline run ends FAILED.
+        augplat.projects.launch.StepFailed: A step failed; the pipeline run ends FAILED.
     """
     import yaml
 
     from augplat import tracking
-    from augplat.launch import absolute_store_uri, code_version, entry_points, find_project
+    from augplat.projects.launch import absolute_store_uri, code_version, entry_points, find_project
 
     project = project or find_project()
     points = entry_points(project)

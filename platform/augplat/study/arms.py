@@ -23,7 +23,7 @@ from augplat.study.final_spec import GENERATIVE, GENERATIVE_OFF, GENERATOR_ONLY,
 
 def may_use_generator(spec) -> bool:
     """Whether the search, the fixed settings or any arm may need a generator."""
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
     from augplat.study.generator import _may_use_generator as search_may_use_generator
 
     if search_may_use_generator(spec):
@@ -47,7 +47,7 @@ def shared_plans(arms: dict[str, dict[str, Any]], winner: dict[str, Any], train:
 def _fixed_space(space: dict, train: dict[str, Any], overrides: dict[str, Any]) -> dict:
     """The search space with an arm's settings fixed (see the module docstring); a setting
     that ends with a single choice moves into ``train``."""
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
 
     space = dict(space)
     for key in overrides:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augplat.errors import UserError
-from augplat.progress import Reporter
+from augplat.runtime.progress import Reporter
 from augplat.study.final_spec import is_ensemble
 
 CELL_TAG = "augplat.cell"
@@ -160,7 +160,7 @@ class FinalGrid:
 
     def cell_config(self, cell: Cell, arm: ArmPlan):
         """The TrainConfig of a train cell: the arm's settings on the fraction's data."""
-        from augplat.config import TrainConfig
+        from augplat.classify.config import TrainConfig
 
         values: dict[str, Any] = {**arm.params}
         extra: dict[str, Any] = {
@@ -183,7 +183,7 @@ class FinalGrid:
 
     def _train(self, cell: Cell, arm: ArmPlan, index: int) -> str:
         from augplat.classify.finetune import train_classifier
-        from augplat.pausepoint import pause
+        from augplat.runtime.pausepoint import pause
 
         result = train_classifier(
             self.cell_config(cell, arm),

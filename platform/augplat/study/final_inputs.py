@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from augplat.progress import MessagesOnly, Reporter
+from augplat.runtime.progress import MessagesOnly, Reporter
 
 
 class FinalInputs:
@@ -73,7 +73,7 @@ class FinalInputs:
         return dict(self._generators)
 
     def _train_or_reuse(self, fraction: float, seed: int | None) -> str:
-        from augplat.gan.registry import find_finished_run
+        from augplat.generators.registry import find_finished_run
         from augplat.study.generator import gan_config
 
         update: dict[str, Any] = {"data": self.data(fraction)}
@@ -91,17 +91,20 @@ class FinalInputs:
         if run_id is not None:
             self.reporter.message(f"generator ({name}): reusing finished {cfg.method} run {run_id}")
             return run_id
-        from augplat.gan import train_gan
+        from augplat.quality import train_generator
 
         self.reporter.message(f"generator ({name}): training {cfg.method} on '{cfg.data}'")
         tags = {"augplat.study": self.spec.name, "augplat.fraction": f"{fraction:g}"}
         quiet = MessagesOnly(Reporter())  # no per-epoch lines inside the final stage
-        return train_gan(cfg, tracking_uri=self.tracking_uri, reporter=quiet, tags=tags).run_id
+        return train_generator(
+            cfg, tracking_uri=self.tracking_uri, reporter=quiet, tags=tags
+        ).run_id
 
     def _check_planned(self, cfg, fraction: float) -> None:
         """The generator's training images must pass the provenance rule for this fraction's
-        data (:mod:`augplat.gan.provenance`): a ``gan.data`` override is refused here, once."""
-        from augplat.gan import provenance
+        data (:mod:`augplat.generators.provenance`): a ``gan.data`` override is refused here,
+        once."""
+        from augplat.generators import provenance
 
         prov = provenance.planned(cfg)
         prov.run_id = f"of study '{self.spec.name}' (gan: section, fraction {fraction:g})"

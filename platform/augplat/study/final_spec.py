@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
-from augplat.config import TrainConfig
+from augplat.classify.config import TrainConfig
 
 GENERATIVE = "generative"  # the pseudo-setting `generative: off`
 ENSEMBLE_KEYS = {"ensemble", "rule"}

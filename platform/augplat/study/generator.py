@@ -16,8 +16,8 @@ exactly that (same method, parameters and data digests: ``find_finished_run``). 
 then gets that run id; workers and resumed studies find the same run instead of training again.
 
 Either way the generator's training images are checked against the trials' dataset first
-(:func:`augplat.gan.provenance.check`: none of its val/test images, and by default only images
-of its train split, unless ``train.allow_foreign_generator``); a ``gan.data`` override that
+(:func:`augplat.generators.provenance.check`: none of its val/test images, and by default only
+images of its train split, unless ``train.allow_foreign_generator``); a ``gan.data`` override that
 breaks the rule stops the study before anything is trained.
 """
 
@@ -31,7 +31,7 @@ _GAN_VALUES = {"aug": {"gan", "both"}, "train_on": {"synthetic", "united"}}
 
 
 def _may_use_generator(spec) -> bool:
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
 
     fixed = TrainConfig.model_validate(spec.train)
     if fixed.uses_generator():
@@ -45,10 +45,10 @@ def _may_use_generator(spec) -> bool:
 
 
 def gan_config(spec):
-    """The :class:`~augplat.gan.GanConfig` of the spec's ``gan`` section (data from train)."""
+    """The :class:`~augplat.generators.GanConfig` of the spec's ``gan`` section (data: train)."""
     from pydantic import ValidationError
 
-    from augplat.gan import GanConfig
+    from augplat.generators import GanConfig
 
     values: dict[str, Any] = {"data": spec.train.get("data", "digits"), **(spec.gan or {})}
     values.setdefault("experiment", spec.experiment_name)
@@ -63,7 +63,7 @@ def gan_config(spec):
 
 def _trial_data(spec):
     """The dataset the trials train on (``train.data``) and whether foreign use is allowed."""
-    from augplat.config import TrainConfig
+    from augplat.classify.config import TrainConfig
     from augplat.data import load_dataset
 
     fixed = TrainConfig.model_validate(spec.train)
@@ -72,8 +72,8 @@ def _trial_data(spec):
 
 def _check_planned(spec, cfg) -> None:
     """The ``gan:`` section's training images (its ``data`` override included) must pass the
-    provenance rule against the trials' dataset (:mod:`augplat.gan.provenance`)."""
-    from augplat.gan import provenance
+    provenance rule against the trials' dataset (:mod:`augplat.generators.provenance`)."""
+    from augplat.generators import provenance
 
     dataset, allow = _trial_data(spec)
     prov = provenance.planned(cfg)
@@ -83,8 +83,8 @@ def _check_planned(spec, cfg) -> None:
 
 def _check_named(spec, ref: str, tracking_uri: str | None) -> None:
     """``train.generator`` must pass the provenance rule against ``train.data``."""
-    from augplat.gan.provenance import check_generator_use
-    from augplat.gan.registry import load_generator
+    from augplat.generators.provenance import check_generator_use
+    from augplat.generators.registry import load_generator
 
     dataset, allow = _trial_data(spec)
     check_generator_use(load_generator(ref, tracking_uri, "cpu"), dataset, allow_foreign=allow)
@@ -110,7 +110,7 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
             "set train.generator to a GAN run id, or add a `gan:` section (e.g. "
             "`gan: {method: stargan}`) so the study trains one first"
         )
-    from augplat.gan.registry import find_finished_run
+    from augplat.generators.registry import find_finished_run
 
     cfg = gan_config(spec)
     _check_planned(spec, cfg)  # before minutes of GAN training, not after
@@ -119,11 +119,12 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
         if reporter is not None:
             reporter.message(f"generator: reusing finished {cfg.method} run {run_id}")
     else:
-        from augplat.gan import train_gan
+        from augplat.quality import train_generator
 
         if reporter is not None:
             reporter.message(f"generator: training {cfg.method} on '{cfg.data}' first")
         tags = {"augplat.study": spec.name}
-        run_id = train_gan(cfg, tracking_uri=tracking_uri, reporter=reporter, tags=tags).run_id
+        result = train_generator(cfg, tracking_uri=tracking_uri, reporter=reporter, tags=tags)
+        run_id = result.run_id
     spec.train["generator"] = run_id
     return run_id

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from augplat.progress import Reporter
+from augplat.runtime.progress import Reporter
 from augplat.study.space import suggest_params
 from augplat.study.spec import StudySpec
 from augplat.study.storage import beat, mark_owner

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from augplat.progress import Reporter
+from augplat.runtime.progress import Reporter
 from augplat.study.ray_trial import OBJECTIVE_KEY, TRIAL_KEY, collect_rows, train_trial
 from augplat.study.space import ParamSpec, suggest_params
 from augplat.study.spec import StudySpec
@@ -257,7 +257,7 @@ def _searcher(spec: StudySpec, previous: list | None = None):
 def _tuner(spec: StudySpec, n_trials: int, ctx: dict[str, Any], previous, reporter):
     from ray import tune
 
-    from augplat.home import augplat_home
+    from augplat.runtime.home import augplat_home
 
     searcher = _searcher(spec, previous)
     trainable = tune.with_resources(
@@ -310,7 +310,7 @@ def run_ray_search(
         Dicts with number, state (COMPLETE/PRUNED/FAIL), value, params, mlflow_run_id,
         best_epoch, intermediate_values, start and end (epoch milliseconds).
     """
-    from augplat.home import augplat_home
+    from augplat.runtime.home import augplat_home
 
     uri = absolute_tracking_uri(tracking_uri)
     home = str(augplat_home())

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from augplat.errors import ConfigError
-from augplat.progress import MessagesOnly, Reporter
+from augplat.runtime.progress import MessagesOnly, Reporter
 from augplat.study import optuna_backend as ob
 from augplat.study import report as study_report
 from augplat.study.spec import StudySpec

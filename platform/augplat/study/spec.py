@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from augplat.config import TrainConfig, read_yaml
-from augplat.definitions import find_definition, validation_error_line
+from augplat.classify.config import TrainConfig, read_yaml
 from augplat.errors import ConfigError
+from augplat.runtime.definitions import find_definition, validation_error_line
 from augplat.study.final_spec import FinalSpec
 from augplat.study.space import ParamSpec, check_conditions, check_values
 

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from augplat.errors import ConfigError
-from augplat.home import augplat_home
-from augplat.liveness import pid_alive
+from augplat.runtime.home import augplat_home
+from augplat.runtime.liveness import pid_alive
 from augplat.tracking import redact_uri
 
 HEARTBEAT_INTERVAL_S = 30

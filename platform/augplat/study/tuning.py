@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from augplat.errors import ConfigError
-from augplat.progress import Reporter
+from augplat.runtime.progress import Reporter
 from augplat.study import optuna_backend as ob
 from augplat.study.arms import arm_search_spec, shared_plans
 from augplat.study.final import ArmPlan

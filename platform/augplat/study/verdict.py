@@ -102,7 +102,7 @@ def study_verdict(
 
 def curve_plot(a: Analysis, path: Path) -> Path | None:
     """The data-efficiency curve (None with a single fraction)."""
-    from augplat import plots
+    from augplat.runtime import plots
 
     regular = [t for t in a.tables if t.view == "regular" and t.n_train]
     if len(regular) < 2:

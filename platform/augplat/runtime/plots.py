@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from augplat.fsutil import atomic_path
+from augplat.runtime.fsutil import atomic_path
 
 
 def _pyplot():

@@ -23,11 +23,12 @@ from typing import Any, ClassVar
 
 import torch
 
-from augplat.gan.base import Batch, GanMethod, one_hot
-from augplat.gan.diffaugment import AdaptiveP, diff_augment, parse_policy
-from augplat.gan.losses import d_loss, g_loss, gradient_penalty, real_sign
-from augplat.gan.networks import ConditionalGenerator, ProjectionDiscriminator
-from augplat.gan.registry import GAN_METHODS
+from augplat.generators.base import GanMethod, one_hot
+from augplat.generators.diffaugment import AdaptiveP, diff_augment, parse_policy
+from augplat.generators.losses import d_loss, g_loss, gradient_penalty, real_sign
+from augplat.generators.networks import ConditionalGenerator, ProjectionDiscriminator
+from augplat.generators.registry import GAN_METHODS
+from augplat.generators.spec import Batch
 
 PREVIEW_MAX_CLASSES = 10
 

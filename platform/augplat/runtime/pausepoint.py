@@ -28,7 +28,7 @@ def pause(point: str, count: int | None = None) -> None:
     here = {point} if count is None else {point, f"{point}:{count}"}
     if wanted not in here:
         return
-    from augplat.fsutil import atomic_path
+    from augplat.runtime.fsutil import atomic_path
 
     marker = os.environ.get(PAUSE_FILE_VAR) or "augplat-paused"
     with atomic_path(marker) as tmp:

@@ -1,7 +1,8 @@
 """``GanConfig``: everything that defines one GAN training run.
 
-A config is YAML with these keys plus CLI overrides (:func:`augplat.config.build_config`); unknown
-keys are errors. Fields left at ``None`` take the chosen method's default (``GanMethod.defaults``),
+A config is YAML with these keys plus CLI overrides
+(:func:`augplat.runtime.settings.build_config`); unknown keys are errors. Fields left at
+``None`` take the chosen method's default (``GanMethod.defaults``),
 so ``gan_loss`` is LSGAN for CycleGAN, WGAN-GP for StarGAN and hinge for the conditional GAN
 without the user having to know; :func:`resolve_defaults` writes them in before the run starts, so
 the logged ``config.yaml`` always says what actually ran.
@@ -120,7 +121,7 @@ class GanConfig(BaseModel):
     @field_validator("diffaug")
     @classmethod
     def _check_diffaug(cls, value: str) -> str:
-        from augplat.gan.diffaugment import parse_policy
+        from augplat.generators.diffaugment import parse_policy
 
         return ",".join(parse_policy(value))
 
@@ -185,7 +186,7 @@ class GanData:
         """The batch of A images ``idx`` (+ as many random B images) in [-1, 1]."""
         import torch
 
-        from augplat.gan.base import Batch
+        from augplat.generators.spec import Batch
 
         idx = idx.to(self.images.device)
         x = self.images[idx].float().div_(127.5).sub_(1.0)
@@ -314,7 +315,7 @@ def prepare_data(cfg: GanConfig, method_cls, device) -> GanData:
 
     from augplat.data import load_dataset
     from augplat.errors import DataError
-    from augplat.gan.base import GanSpec
+    from augplat.generators.spec import GanSpec
 
     ds_a = load_dataset(cfg.data)
     ds_b = _domain_b(cfg, method_cls, ds_a)

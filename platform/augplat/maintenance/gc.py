@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from augplat.home import runs_dir
+from augplat.runtime.home import runs_dir
 
 
 @dataclass
@@ -56,7 +56,7 @@ def _size(path: Path) -> int:
 
 def _reason(mlflow_client, run) -> str | None:
     """Why the run's local state can go, or None to keep it."""
-    from augplat.classify.checkpoint import ARTIFACT_DIR, LAST
+    from augplat.runtime.checkpoints import ARTIFACT_DIR, LAST
     from augplat.tracking import RunLogger
 
     if run.info.lifecycle_stage == "deleted":

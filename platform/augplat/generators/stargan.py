@@ -26,10 +26,11 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from augplat.gan.base import Batch, GanMethod, one_hot
-from augplat.gan.losses import d_loss, g_loss, gradient_penalty, soft_cross_entropy
-from augplat.gan.networks import PatchDiscriminator, ResnetGenerator
-from augplat.gan.registry import GAN_METHODS
+from augplat.generators.base import GanMethod, one_hot
+from augplat.generators.losses import d_loss, g_loss, gradient_penalty, soft_cross_entropy
+from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
+from augplat.generators.registry import GAN_METHODS
+from augplat.generators.spec import Batch
 
 
 def dirichlet_ones(n: int, k: int, generator: torch.Generator) -> torch.Tensor:

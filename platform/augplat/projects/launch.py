@@ -24,7 +24,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -32,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from augplat.errors import ConfigError
+from augplat.projects.project import FILE_PARAMS, Project, _git
 
 ENV_MANAGERS = ("local", "uv", "virtualenv", "conda")
 BACKENDS = ("local", "kubernetes")
 # Parameters that name a file (prepare's `path`: also a folder): a relative value that exists here
 # is made absolute, because the step runs in the project directory, not the caller's.
-FILE_PARAMS = ("config", "path", "study", "definition")
 # The caller's run must not reach a step (it would adopt it); MLflow sets these for the step.
 AMBIENT_RUN_VARS = ("MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME")
 # Tags (parent run id, step, key) a step sets on the project run it adopts; see tracking.start_run.
@@ -52,26 +51,6 @@ class StepFailed(Exception):
     def __init__(self, step: str, run_id: str, status: str):
         super().__init__(f"step '{step}' ended {status} (run {run_id}); see its output above")
         self.step, self.run_id, self.status = step, run_id, status
-
-
-@dataclass(frozen=True)
-class Project:
-    """An MLflow Project to launch.
-
-    Attributes:
-        uri: The URI handed to MLflow (``#subdir`` included).
-        local_dir: The project directory when the project is on this machine, else None.
-        version: Git commit or branch (None: the working tree, or the remote's HEAD).
-    """
-
-    uri: str
-    local_dir: Path | None
-    version: str | None = None
-
-    @property
-    def subdirectory(self) -> str:
-        """The ``#subdir`` part of the URI ('' for the repository root)."""
-        return self.uri.split("#", 1)[1] if "#" in self.uri else ""
 
 
 @dataclass
@@ -98,7 +77,7 @@ def default_project_dir() -> Path:
     if os.environ.get("AUGPLAT_PROJECT"):
         return Path(os.environ["AUGPLAT_PROJECT"]).expanduser().resolve()
     cwd = Path.cwd().resolve()
-    source = Path(__file__).resolve().parents[2]
+    source = Path(__file__).resolve().parents[3]
     for candidate in (cwd, *cwd.parents, source):
         if _is_augplat_project(candidate):
             return candidate
@@ -207,7 +186,7 @@ def _source_root(directory: Path) -> Path | None:
 def _tree_hash(project_dir: Path) -> str:
     """SHA-256 over the augplat sources the project's commands run, and its MLproject files."""
     root = _source_root(project_dir)
-    package = root / "platform" / "augplat" if root else Path(__file__).resolve().parent
+    package = root / "platform" / "augplat" if root else Path(__file__).resolve().parents[1]
     named = [
         (f"augplat/{p.relative_to(package).as_posix()}", p)
         for p in sorted(package.rglob("*"))
@@ -219,16 +198,6 @@ def _tree_hash(project_dir: Path) -> str:
         if path.is_file():
             digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
-
-
-def _git(*args: str, cwd: Path | None = None) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
-    if proc.returncode != 0:
-        reason = (proc.stderr.strip().splitlines() or ["git failed"])[-1]
-        raise ConfigError(f"git {' '.join(args)}: {reason}")
-    return proc.stdout.strip()
 
 
 def code_version(project: Project) -> str:
@@ -358,7 +327,7 @@ def launch_step(
     if parent_run_id:
         run_tags["mlflow.parentRunId"] = parent_run_id
     if kube is not None:
-        from augplat.kube import docker_project
+        from augplat.projects.kube import docker_project
 
         project, values = docker_project(project, values, kube.get("image", DEFAULT_IMAGE))
     request = (project, step, values, env_manager, backend, kube, experiment, run_name)
@@ -387,13 +356,12 @@ def _submit(project, step, values, env_manager, backend, kube, experiment, run_n
     """
     import json
 
-    import mlflow.projects
-    from mlflow.exceptions import MlflowException
+    from augplat.tracking.projects import ProjectRunError, run_project
 
     with step_environment():
         os.environ[RUN_TAGS_VAR] = json.dumps(tags)
         try:
-            submitted = mlflow.projects.run(
+            submitted = run_project(
                 project.uri,
                 entry_point=step,
                 version=project.version if kube is None else None,
@@ -405,11 +373,11 @@ def _submit(project, step, values, env_manager, backend, kube, experiment, run_n
                 synchronous=kube is None,
                 run_name=run_name,
             )
-        except MlflowException as exc:  # ExecutionException: failed run, bad version or param
-            failed = _FAILED_RUN.search(str(exc.message))
+        except ProjectRunError as exc:  # ExecutionException: failed run, bad version or param
+            failed = _FAILED_RUN.search(exc.message)
             if failed:
                 return failed.group(1)
-            first = (str(exc.message).strip().splitlines() or ["failed"])[0]
+            first = (exc.message.strip().splitlines() or ["failed"])[0]
             raise ConfigError(f"cannot launch step '{step}': {first}") from None
     if kube is not None:
         from augplat.tracking import RunLogger

@@ -292,7 +292,7 @@ class RunLogger:
         with torch.no_grad():
             output = model(torch.from_numpy(input_example)).numpy()
         signature = infer_signature(input_example, output)
-        package_dir = Path(__file__).resolve().parent
+        package_dir = Path(__file__).resolve().parents[1]  # the augplat package
         requirements = [f"torch=={torch.__version__.split('+')[0]}", "torchvision"]
         with self._fluent():
             mlflow.pytorch.log_model(
@@ -381,7 +381,7 @@ def start_run(
     run is adopted instead of creating a new one, so the step logs where MLflow Projects expects;
     the tags ``augplat launch`` passed along (:func:`launch_tags`) are set on it first.
     """
-    from augplat.liveness import owner_tags
+    from augplat.runtime.liveness import owner_tags
 
     mlflow_client = client(tracking_uri)
     all_tags = {**owner_tags(), **{str(k): str(v) for k, v in (tags or {}).items()}}
@@ -452,7 +452,7 @@ def reopen_run(
         ConfigError: The run is still running in a live process.
     """
     from augplat.errors import ConfigError
-    from augplat.liveness import HOST_TAG, PID_TAG, owner_tags
+    from augplat.runtime.liveness import HOST_TAG, PID_TAG, owner_tags
 
     mlflow_client = client(tracking_uri)
     run = fail_if_dead(mlflow_client, fetch_run(mlflow_client, run_id))
@@ -473,7 +473,7 @@ def reopen_run(
 
 def run_owner_alive(run) -> bool | None:
     """Whether the process that runs ``run`` is alive (None: unknown, e.g. another host)."""
-    from augplat.liveness import owner_alive
+    from augplat.runtime.liveness import owner_alive
 
     return owner_alive(run.data.tags)
 

@@ -2,7 +2,7 @@
 
 How to use a generator (any method)::
 
-    from augplat.gan import load_generator
+    from augplat.generators import load_generator
     gan = load_generator(run_id, device="cuda")
     gan.condition_semantics            # {"kind": "class-code", "classes": [...], ...}
     out = gan.translate(images, target_labels, generator=g)     # if "translate" in gan.capabilities
@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,47 +23,13 @@ import torch
 from torch import nn
 
 from augplat.errors import UserError
-from augplat.fsutil import atomic_path, write_text
-from augplat.gan.config import GanConfig
-from augplat.gan.ema import EMA
+from augplat.generators.config import GanConfig
+from augplat.generators.ema import EMA
+from augplat.generators.spec import Batch, GanSpec
+from augplat.runtime.fsutil import atomic_path, write_text
 
 FORMAT_VERSION = 1
 META_FILE, WEIGHTS_FILE = "gan.json", "weights.pt"
-
-
-@dataclass(frozen=True)
-class GanSpec:
-    """What a generator was trained on: enough to rebuild its networks without the data.
-
-    Attributes:
-        channels: Image channels (1 or 3).
-        size: Image side in pixels (square).
-        classes: Condition classes (stargan, cgan) or the source domain's classes (cyclegan).
-        domains: ``(A, B)`` dataset names for domain translation; empty otherwise.
-        datasets: ``{role: {"name", "digest"}}`` of the training data.
-    """
-
-    channels: int
-    size: int
-    classes: tuple[str, ...] = ()
-    domains: tuple[str, ...] = ()
-    datasets: dict[str, dict[str, str]] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GanSpec:
-        """Inverse of ``dataclasses.asdict``."""
-        classes, domains = tuple(data.get("classes", ())), tuple(data.get("domains", ()))
-        datasets = dict(data.get("datasets", {}))
-        return cls(int(data["channels"]), int(data["size"]), classes, domains, datasets)
-
-
-@dataclass
-class Batch:
-    """One training batch on the method's device, images in [-1, 1]."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    images_b: torch.Tensor | None = None
 
 
 class GanMethod:
@@ -71,8 +37,9 @@ class GanMethod:
 
     **Ownership.** The method owns its networks, optimisers and its whole optimisation step
     (:meth:`train_step`: discriminator and generator updates, critic ratio, pools, augmentation).
-    The training loop (:mod:`augplat.gan.train`) only batches data, sets the learning rate per
-    epoch (:meth:`set_lr`), checkpoints :meth:`training_state`, and logs what the step returns.
+    The training loop (:mod:`augplat.generators.train`) only batches data, sets the learning
+    rate per epoch (:meth:`set_lr`), checkpoints :meth:`training_state`, and logs what the step
+    returns.
     Randomness inside a step comes only from the ``generator`` passed in, which the loop derives
     from ``(seed, step)``, so a resumed run repeats an uninterrupted one exactly.
 
@@ -376,20 +343,6 @@ class GanMethod:
             module.load_state_dict(weights[key])
             module.eval()
         return method
-
-    @staticmethod
-    def load(directory: str | Path, device: str | torch.device = "cpu") -> GanMethod:
-        """Load any saved method (the registry picks the class named in ``gan.json``)."""
-        from augplat.gan.registry import method_class
-
-        directory = Path(directory)
-        meta_path = directory / META_FILE
-        if not meta_path.is_file():
-            raise UserError(f"{directory}: not a saved augplat generator (no {META_FILE})")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if int(meta.get("format", 0)) > FORMAT_VERSION:
-            raise UserError(f"{directory}: saved by a newer augplat (format {meta['format']})")
-        return method_class(meta["method"]).from_saved(directory, meta, device)
 
 
 def one_hot(labels: torch.Tensor, k: int) -> torch.Tensor:

@@ -23,10 +23,11 @@ from typing import Any
 import torch
 
 from augplat.errors import DataError, UserError
-from augplat.fsutil import file_sha256
-from augplat.gan.base import META_FILE, GanMethod, GanSpec
-from augplat.gan.config import GanConfig
-from augplat.gan.registry import GAN_METHODS
+from augplat.generators.base import META_FILE, GanMethod
+from augplat.generators.config import GanConfig
+from augplat.generators.registry import GAN_METHODS
+from augplat.generators.spec import GanSpec
+from augplat.runtime.fsutil import file_sha256
 
 MODEL_FILE = "model.pt"
 RANGES = ("0,1", "-1,1")
@@ -146,7 +147,7 @@ class ImportedTranslator(GanMethod):
 
     def save(self, directory: str | Path) -> Path:
         """Write ``model.pt`` (TorchScript) and ``gan.json``."""
-        from augplat.fsutil import atomic_path, write_text
+        from augplat.runtime.fsutil import atomic_path, write_text
 
         directory = Path(directory)
         with atomic_path(directory / MODEL_FILE) as tmp, warnings.catch_warnings():

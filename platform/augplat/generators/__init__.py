@@ -6,24 +6,22 @@ Public surface:
 * :class:`GanConfig` and :func:`train_gan` (one tracked, resumable training run);
 * :func:`load_generator` (a run's generator), :func:`find_finished_run` (reuse a finished run);
 * :func:`import_translator` (a TorchScript image-to-image model as a generator run);
-* :func:`evaluate` / :func:`evaluate_run` (FID/KID in classifier features, label fidelity, CAS).
 
 Importing this package imports torch; the CLI imports it lazily.
 """
 
-from augplat.gan.base import GanMethod, GanSpec
-from augplat.gan.config import GanConfig
-from augplat.gan.imported import import_translator
-from augplat.gan.quality import evaluate
-from augplat.gan.registry import (
+from augplat.generators.base import GanMethod
+from augplat.generators.config import GanConfig
+from augplat.generators.imported import import_translator
+from augplat.generators.registry import (
     GAN_METHODS,
-    evaluate_run,
     find_finished_run,
     load_builtin_methods,
     load_generator,
     trainable_methods,
 )
-from augplat.gan.train import GanTrainResult, train_gan
+from augplat.generators.spec import GanSpec
+from augplat.generators.train import GanTrainResult, train_gan
 
 load_builtin_methods()
 
@@ -33,8 +31,6 @@ __all__ = [
     "GanMethod",
     "GanSpec",
     "GanTrainResult",
-    "evaluate",
-    "evaluate_run",
     "find_finished_run",
     "import_translator",
     "load_generator",

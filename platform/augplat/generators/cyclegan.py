@@ -21,11 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from augplat.errors import UserError
-from augplat.gan.base import Batch, GanMethod
-from augplat.gan.losses import d_loss, g_loss, gradient_penalty
-from augplat.gan.networks import PatchDiscriminator, ResnetGenerator
-from augplat.gan.pool import ImagePool
-from augplat.gan.registry import GAN_METHODS
+from augplat.generators.base import GanMethod
+from augplat.generators.losses import d_loss, g_loss, gradient_penalty
+from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
+from augplat.generators.pool import ImagePool
+from augplat.generators.registry import GAN_METHODS
+from augplat.generators.spec import Batch
 
 
 def _requires_grad(modules, flag: bool) -> None:

@@ -25,7 +25,7 @@ def search_dirs(folder: str, env_var: str) -> list[Path]:
     dirs = [Path.cwd() / folder]
     if os.environ.get(env_var):
         dirs.insert(0, Path(os.environ[env_var]))
-    repo = Path(__file__).resolve().parents[2] / folder  # editable install / source checkout
+    repo = Path(__file__).resolve().parents[3] / folder  # editable install / source checkout
     if repo not in dirs:
         dirs.append(repo)
     return dirs

@@ -23,18 +23,25 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from augplat import plots
-from augplat.classify import checkpoint
-from augplat.classify.engine import batch_indices, resolve_device
 from augplat.errors import ConfigError
-from augplat.gan.base import GanMethod
-from augplat.gan.config import GanConfig, GanData, fingerprint, prepare_data, resolve_defaults
-from augplat.pausepoint import pause
-from augplat.progress import Reporter
+from augplat.generators.base import GanMethod
+from augplat.generators.config import (
+    GanConfig,
+    GanData,
+    fingerprint,
+    prepare_data,
+    resolve_defaults,
+)
+from augplat.runtime import checkpoints as checkpoint
+from augplat.runtime import plots
+from augplat.runtime.device import batch_indices, resolve_device
+from augplat.runtime.pausepoint import pause
+from augplat.runtime.progress import Reporter
+from augplat.tracking import resume as resume_point
 
 log = logging.getLogger("augplat")
 
@@ -42,6 +49,14 @@ log = logging.getLogger("augplat")
 RESUME_OVERRIDES = frozenset(
     {"device", "amp", "eval", "eval_samples", "classifier", "log_every", "preview_images"}
 )
+
+
+class Judge(Protocol):
+    """What training asks of the quality layer (the judge is passed in, never imported)."""
+
+    def check_classifier_run(self, run_id: str, n_classes: int, tracking_uri) -> None: ...
+
+    def evaluate_and_log(self, method, data, logger, cfg, reporter) -> dict[str, float]: ...
 
 
 @dataclass
@@ -95,7 +110,7 @@ def build(cfg: GanConfig) -> tuple[GanConfig, GanData, GanMethod]:
         ConfigError: Unknown or untrainable method, bad option combination.
         DataError: Unknown dataset, too few classes, domains that do not match.
     """
-    from augplat.gan.registry import method_class, trainable_methods
+    from augplat.generators.registry import method_class, trainable_methods
 
     cls = method_class(cfg.method)
     if not cls.trainable:
@@ -233,8 +248,8 @@ def _log_inputs(logger, cfg: GanConfig, data: GanData, method: GanMethod) -> Non
     from pathlib import Path
 
     from augplat import __version__
-    from augplat.config import to_yaml
     from augplat.data import dataset_dir
+    from augplat.runtime.settings import to_yaml
 
     count = lambda mods: sum(p.numel() for m in mods.values() for p in m.parameters())  # noqa: E731
     logger.log_params(
@@ -266,8 +281,8 @@ def _log_inputs(logger, cfg: GanConfig, data: GanData, method: GanMethod) -> Non
 
 def _log_outputs(logger, method: GanMethod, data: GanData) -> None:
     """The generator (``generator/``: gan.json, weights and the hashes of the images it
-    trained on, :mod:`augplat.gan.provenance`) and the last checkpoint."""
-    from augplat.gan import provenance
+    trained on, :mod:`augplat.generators.provenance`) and the last checkpoint."""
+    from augplat.generators import provenance
     from augplat.tracking import scratch_dir
 
     with scratch_dir() as tmp:
@@ -279,15 +294,17 @@ def _log_outputs(logger, method: GanMethod, data: GanData) -> None:
     logger.log_artifact(last, checkpoint.ARTIFACT_DIR)
 
 
-def _check_judge(cfg: GanConfig, data: GanData, tracking_uri) -> None:
+def _check_judge(cfg: GanConfig, data: GanData, tracking_uri, judge) -> None:
     # A bad --classifier must fail now, not after hours of training.
+    if cfg.eval and judge is None:
+        raise ConfigError(
+            "eval: true needs a quality judge; train through augplat.quality.train_generator"
+        )
     if cfg.eval and cfg.classifier:
-        from augplat.gan.quality import check_classifier_run
-
-        check_classifier_run(cfg.classifier, len(data.spec.classes), tracking_uri)
+        judge.check_classifier_run(cfg.classifier, len(data.spec.classes), tracking_uri)
 
 
-def _open(cfg: GanConfig, resume: str | None, tracking_uri, parent_run_id, tags, overrides):
+def _open(cfg: GanConfig, resume, tracking_uri, parent_run_id, tags, overrides, judge):
     """Build everything, then open or reopen the run; user errors come before the run exists."""
     from augplat import tracking
 
@@ -300,13 +317,13 @@ def _open(cfg: GanConfig, resume: str | None, tracking_uri, parent_run_id, tags,
                 f"--{fixed[0].replace('_', '-')} cannot change when resuming (the run's config "
                 f"wins); only {', '.join(sorted(RESUME_OVERRIDES))} can"
             )
-        point = checkpoint.open_for_resume(resume, tracking_uri)
+        point = resume_point.open_for_resume(resume, tracking_uri)
         if point.finished:
             return None, None, None, None, point.logger  # resuming a finished run: a no-op
-        with checkpoint.failing(point.logger):
-            return _resumed(point, given, tracking_uri)
+        with resume_point.failing(point.logger):
+            return _resumed(point, given, tracking_uri, judge)
     cfg, data, method = build(cfg)
-    _check_judge(cfg, data, tracking_uri)
+    _check_judge(cfg, data, tracking_uri, judge)
     run_tags = {**_run_tags(cfg, data, method), **(tags or {})}
     logger = tracking.start_run(
         cfg.experiment,
@@ -319,14 +336,14 @@ def _open(cfg: GanConfig, resume: str | None, tracking_uri, parent_run_id, tags,
     return cfg, data, method, _State(), logger
 
 
-def _resumed(point, given: dict[str, Any], tracking_uri):
+def _resumed(point, given: dict[str, Any], tracking_uri, judge):
     """Build a resumed run from its checkpoint, or from its start when it has none."""
     if given.get("method") not in (None, point.config["method"]):
         trained = point.config["method"]
         raise ConfigError(f"run {point.logger.run_id} trains {trained}, not {given['method']}")
     changes = {k: v for k, v in given.items() if k in RESUME_OVERRIDES}
     cfg, data, method = build(GanConfig.model_validate({**point.config, **changes}))
-    _check_judge(cfg, data, tracking_uri)
+    _check_judge(cfg, data, tracking_uri, judge)
     if point.ckpt is None:  # killed before its first checkpoint: start over in the same run
         _log_inputs(point.logger, cfg, data, method)
         return cfg, data, method, _State(), point.logger
@@ -345,6 +362,7 @@ def train_gan(
     reporter: Reporter | None = None,
     parent_run_id: str | None = None,
     tags: dict[str, str] | None = None,
+    judge: Judge | None = None,
 ) -> GanTrainResult:
     """Train ``cfg.method`` and log everything to one MLflow run.
 
@@ -358,9 +376,12 @@ def train_gan(
         reporter: Progress reporter (plain log lines by default).
         parent_run_id: Make the run a child of this run.
         tags: Extra run tags.
+        judge: What measures quality when ``cfg.eval`` (:mod:`augplat.quality`, a higher layer,
+            passes itself in: :func:`augplat.quality.train_generator`).
     """
     reporter = reporter or Reporter()
-    cfg, data, method, st, logger = _open(cfg, resume, tracking_uri, parent_run_id, tags, overrides)
+    args = (cfg, resume, tracking_uri, parent_run_id, tags, overrides, judge)
+    cfg, data, method, st, logger = _open(*args)
     if cfg is None:
         reporter.message(f"run {logger.run_id} already finished: nothing to resume")
         reporter.close()
@@ -379,9 +400,7 @@ def train_gan(
         _log_outputs(logger, method, data)
         pause("gan.outputs_logged")
         if cfg.eval:
-            from augplat.gan.quality import evaluate_and_log
-
-            quality = evaluate_and_log(method, data, logger, cfg, reporter)
+            quality = judge.evaluate_and_log(method, data, logger, cfg, reporter)
         logger.set_tags({"augplat.gan_complete": "true"})
     except BaseException as exc:
         status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"

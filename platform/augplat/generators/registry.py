@@ -6,7 +6,7 @@
 * :func:`load_generator` — a run's generator from its ``generator/`` artifact (used by
   ``gan sample``/``gan eval`` and by later steps: dataset expansion, online GAN augmentation).
 * :func:`find_finished_run` — reuse a finished run that learned the same thing.
-* :func:`sample_grid` / :func:`evaluate_run` — ``augplat gan sample`` / ``augplat gan eval``.
+* :func:`sample_grid` — ``augplat gan sample``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 
-from augplat.registry import Registry
+from augplat.runtime.registry import Registry
 
 GAN_METHODS: Registry = Registry("GAN method")
 
@@ -24,7 +24,7 @@ _BUILTIN_MODULES = ("cyclegan", "stargan", "cgan", "imported")
 def load_builtin_methods() -> None:
     """Import the built-in method modules (each registers itself); idempotent."""
     for module in _BUILTIN_MODULES:
-        importlib.import_module(f"augplat.gan.{module}")
+        importlib.import_module(f"augplat.generators.{module}")
 
 
 def method_class(name: str):
@@ -86,9 +86,9 @@ def load_generator(run_id: str, tracking_uri: str | None = None, device="cpu"):
     """
     from augplat import tracking
     from augplat.errors import UserError
-    from augplat.fsutil import atomic_dir
-    from augplat.gan.base import META_FILE, GanMethod
-    from augplat.home import runs_dir
+    from augplat.generators.base import META_FILE
+    from augplat.runtime.fsutil import atomic_dir
+    from augplat.runtime.home import runs_dir
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm in CLIs
     mlflow_client = tracking.client(tracking_uri)
@@ -112,9 +112,9 @@ def load_generator(run_id: str, tracking_uri: str | None = None, device="cpu"):
                 f"run {run_id} has no generator artifact yet (unfinished? continue it with "
                 f"`augplat gan train --resume {run_id}`)"
             ) from None
-    from augplat.gan import provenance
+    from augplat.generators import provenance
 
-    method = GanMethod.load(local, device)
+    method = load_saved(local, device)
     method.provenance = provenance.read(local, run_id, method)  # what it learned from
     return method
 
@@ -127,7 +127,7 @@ def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
     """
     from augplat import tracking
     from augplat.data import load_dataset
-    from augplat.gan.config import fingerprint, resolve_defaults
+    from augplat.generators.config import fingerprint, resolve_defaults
 
     cls = method_class(cfg.method)
     cfg = resolve_defaults(cfg.model_copy(update={"method": cls.name}), cls.defaults)
@@ -138,7 +138,7 @@ def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
     experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
     if not experiments:
         return None
-    from augplat.gan.provenance import DIGEST_TAG
+    from augplat.generators.provenance import DIGEST_TAG
 
     runs = mlflow_client.search_runs(
         experiments,
@@ -177,10 +177,10 @@ def sample_grid(
 
     import torch
 
-    from augplat import plots
-    from augplat.classify.engine import resolve_device
     from augplat.errors import ConfigError
-    from augplat.gan.config import prepare_data
+    from augplat.generators.config import prepare_data
+    from augplat.runtime import plots
+    from augplat.runtime.device import resolve_device
 
     dev = resolve_device(device)
     method = load_generator(run, tracking_uri, dev)
@@ -199,55 +199,19 @@ def sample_grid(
     return path
 
 
-def evaluate_run(
-    run_id: str,
-    *,
-    classifier: str | None = None,
-    n_samples: int | None = None,
-    data: str | None = None,
-    device: str = "auto",
-    tracking_uri: str | None = None,
-    allow_foreign: bool = False,
-) -> dict[str, float]:
-    """``augplat gan eval``: evaluate a run's generator and log the metrics to that run.
+def load_saved(directory, device="cpu"):
+    """Load any saved method (the registry picks the class named in ``gan.json``)."""
+    import json
+    from pathlib import Path
 
-    The dataset the metrics come from is checked like every use of a generator
-    (:func:`augplat.gan.provenance.check`: a generator that learned from its val/test images
-    would be judged on what it memorised) and recorded on the run
-    (``augplat.eval_dataset``, ``augplat.eval_dataset_digest``, ``augplat.eval_foreign_generator``).
+    from augplat.errors import UserError
+    from augplat.generators.base import FORMAT_VERSION, META_FILE
 
-    Args:
-        run_id: A GAN run (trained or imported).
-        classifier: Run id of an ``augplat train`` run to use as the judge.
-        n_samples: Synthetic images (default: the run's ``eval_samples``).
-        data: Dataset to evaluate on; required for imported translators, otherwise the run's.
-        device: ``auto``, ``cpu`` or ``cuda``.
-        tracking_uri: MLflow URI.
-        allow_foreign: ``--allow-foreign-generator``: evaluate on a dataset whose train split
-            does not hold all of the generator's training images (never its val/test images).
-    """
-    from augplat import tracking
-    from augplat.classify.engine import resolve_device
-    from augplat.errors import ConfigError
-    from augplat.gan.config import prepare_data
-    from augplat.gan.provenance import check_generator_use
-    from augplat.gan.quality import evaluate_and_log
-
-    dev = resolve_device(device)
-    method = load_generator(run_id, tracking_uri, dev)
-    if not method.trainable and not data:
-        raise ConfigError("--data is required to evaluate an imported translator")
-    old = method.cfg
-    updates = {"data": data or old.data, "classifier": classifier or old.classifier}
-    cfg = old.model_copy(update={**updates, "eval_samples": n_samples or old.eval_samples})
-    gan_data = prepare_data(cfg, type(method), dev)
-    convert = (cfg.channels, cfg.size) if method.trainable else None
-    verdict = check_generator_use(
-        method, gan_data.datasets["a"], allow_foreign=allow_foreign, convert=convert
-    )
-    mlflow_client = tracking.client(tracking_uri)
-    logger = tracking.RunLogger(mlflow_client, find_run(mlflow_client, run_id).info.run_id)
-    # augplat.eval_foreign_generator (+ _reason): how the judged dataset relates to its training
-    tags = verdict.tags()
-    logger.set_tags({k.replace("augplat.", "augplat.eval_", 1): v for k, v in tags.items()})
-    return evaluate_and_log(method, gan_data, logger, cfg)
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not meta_path.is_file():
+        raise UserError(f"{directory}: not a saved augplat generator (no {META_FILE})")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if int(meta.get("format", 0)) > FORMAT_VERSION:
+        raise UserError(f"{directory}: saved by a newer augplat (format {meta['format']})")
+    return method_class(meta["method"]).from_saved(directory, meta, device)

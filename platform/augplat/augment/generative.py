@@ -2,7 +2,7 @@
 
 How to use::
 
-    from augplat.gan import load_generator
+    from augplat.generators import load_generator
     gan = load_generator(run_id, device="cuda")
     check_generator(gan, dataset)                       # channels, size, classes must fit
     aug = GanAugment(gan, prob=0.5, strength=0.3)
@@ -102,7 +102,7 @@ class GanAugment:
     :attr:`uses_labels` is set.
 
     Args:
-        gan: A loaded generator (:func:`augplat.gan.load_generator`).
+        gan: A loaded generator (:func:`augplat.generators.load_generator`).
         prob: Per-sample replacement probability in [0, 1].
         strength: Variation strength in [0, 1] (``variations`` mode only).
         batch_size: Generator batch size.
@@ -261,7 +261,7 @@ class ChainAugment:
 def resolve_generator_run(ref: str, tracking_uri: str | None = None) -> str:
     """The run id of GAN run ``ref`` (an id, or the name of an imported generator)."""
     from augplat import tracking
-    from augplat.gan.registry import find_run
+    from augplat.generators.registry import find_run
 
     return find_run(tracking.client(tracking_uri), ref).info.run_id
 
@@ -272,7 +272,7 @@ def load_generator_run(ref: str, device, tracking_uri: str | None = None):
     The global torch RNG is left untouched (building networks draws initial weights), so
     loading a generator does not change the classifier's initialisation or dropout.
     """
-    from augplat.gan.registry import load_generator
+    from augplat.generators.registry import load_generator
 
     run_id = resolve_generator_run(ref, tracking_uri)
     with torch.random.fork_rng(devices=[]):
@@ -281,15 +281,15 @@ def load_generator_run(ref: str, device, tracking_uri: str | None = None):
 
 
 def load_gan_augment(cfg, dataset, device, tracking_uri: str | None = None) -> tuple[Any, str]:
-    """The :class:`GanAugment` a :class:`~augplat.config.TrainConfig` asks for, and its run id.
+    """The :class:`GanAugment` a ``TrainConfig`` asks for, and its run id.
 
     The bank (``cfg.gan_bank``) is not built here: it needs the train tensors on the device.
     The generator must fit the data (:func:`check_generator`) and may only have learned from
-    the dataset's train split (:func:`augplat.gan.provenance.check`, relaxed by
+    the dataset's train split (:func:`augplat.generators.provenance.check`, relaxed by
     ``cfg.allow_foreign_generator``); the outcome is the augmenter's ``verdict``, whose tags
     the training run carries.
     """
-    from augplat.gan.provenance import check_generator_use
+    from augplat.generators.provenance import check_generator_use
 
     gan, run_id = load_generator_run(cfg.generator, device, tracking_uri)
     check_generator(gan, dataset, run_id)

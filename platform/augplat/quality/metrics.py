@@ -145,7 +145,7 @@ def train_small_cnn(
     images: torch.Tensor, labels: torch.Tensor, num_classes: int, device: torch.device
 ) -> SmallCNN:
     """Train :class:`SmallCNN` with the fixed :data:`RECIPE` (uint8 or [0, 1] images)."""
-    from augplat.classify.engine import batch_indices
+    from augplat.runtime.device import batch_indices
 
     torch.manual_seed(RECIPE["seed"])
     model = SmallCNN(images.shape[1], num_classes, RECIPE["width"]).to(device)
@@ -224,8 +224,8 @@ def _cache_key(data) -> str:
 
 def default_classifier(data, device) -> FeatureClassifier:
     """SmallCNN on the real train split, trained once per data digest and cached."""
-    from augplat.classify import checkpoint
-    from augplat.home import cache_dir
+    from augplat.runtime import checkpoints as checkpoint
+    from augplat.runtime.home import cache_dir
 
     key = _cache_key(data)
     path = cache_dir() / "gan-eval" / f"smallcnn-{key}.pt"
@@ -242,8 +242,8 @@ def default_classifier(data, device) -> FeatureClassifier:
 def check_classifier_run(run_id: str, num_classes: int, tracking_uri: str | None = None) -> dict:
     """The params of a usable ``--classifier`` run; raises UserError before any GAN run exists."""
     from augplat import tracking
-    from augplat.classify import checkpoint
     from augplat.errors import UserError
+    from augplat.runtime import checkpoints as checkpoint
 
     try:
         run = tracking.client(tracking_uri).get_run(run_id)
@@ -270,7 +270,7 @@ def run_classifier(run_id: str, data, device, tracking_uri: str | None = None) -
     a run without one is refused by :func:`check_classifier_run`.
     """
     from augplat import tracking
-    from augplat.classify import checkpoint
+    from augplat.runtime import checkpoints as checkpoint
 
     params = check_classifier_run(run_id, len(data.spec.classes), tracking_uri)
     logger = tracking.RunLogger(tracking.client(tracking_uri), run_id)

@@ -31,7 +31,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def _project_files(directory: Path) -> list[Path]:
     """Files of a checkout a step needs: git's view (tracked and untracked, not ignored) or,
     outside git, everything except environments, caches and local stores."""
-    from augplat.launch import _git
+    from augplat.projects.project import _git
 
     try:
         listed = _git("ls-files", "-co", "--exclude-standard", cwd=directory)
@@ -69,13 +69,13 @@ def docker_project(project, values: dict[str, str], image: str):
     """A copy of ``project`` for the kubernetes backend, and the step's parameters for it.
 
     Args:
-        project: A local :class:`augplat.launch.Project` (a checkout, no ``--version``).
+        project: A local :class:`augplat.projects.project.Project` (a checkout, no ``--version``).
         values: The step's parameters.
         image: The training image (``docker_env.image``).
     """
     import yaml
 
-    from augplat.launch import FILE_PARAMS, Project
+    from augplat.projects.project import FILE_PARAMS, Project
 
     if project.local_dir is None or project.version is not None:
         raise ConfigError(
