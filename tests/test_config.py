@@ -1,12 +1,16 @@
-"""TrainConfig: defaults < YAML < overrides, and errors that name the key and the file."""
+"""Settings: defaults < YAML < overrides, one strict base, errors that name the key and the file."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
+from pydantic import Field, ValidationError
 
 from augplat.classify.config import TrainConfig, build_config, to_yaml
 from augplat.errors import ConfigError
+from augplat.expand import ExpandConfig
+from augplat.generators.config import GanConfig
+from augplat.runtime.settings import JobConfig, StrictModel, validation_error_line
 
 
 def test_layering_defaults_file_overrides(tmp_path):
@@ -53,3 +57,45 @@ def test_bad_override_names_the_flag():
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         build_config(TrainConfig, tmp_path / "nope.yaml")
+
+
+class _Needs(JobConfig):
+    runs: tuple[str, ...]
+    lr: float = Field(1e-3, gt=0)
+
+
+def test_a_required_key_may_come_from_the_overrides_only(tmp_path):
+    path = tmp_path / "job.yaml"
+    path.write_text("lr: 0.01\n")
+    assert build_config(_Needs, path, {"runs": ("a", "b")}).runs == ("a", "b")
+    with pytest.raises(ConfigError, match=f"{path}: missing key 'runs'"):
+        build_config(_Needs, path)
+    with pytest.raises(ConfigError, match="config: missing key 'runs'"):
+        build_config(_Needs, None, {"lr": 0.5})
+
+
+@pytest.mark.parametrize(
+    ("values", "kwargs", "line"),
+    [
+        ({"runs": [], "colour": 1}, {"source": "f.yaml"}, "f.yaml: unknown key 'colour'"),
+        ({}, {"source": "f.yaml"}, "f.yaml: missing key 'runs'"),
+        ({"runs": [], "lr": 0}, {"source": "f.yaml", "prefix": "gan."}, "f.yaml: gan.lr: "),
+        ({"runs": [], "lr": 0}, {"option": True}, "--lr: Input should be greater than 0"),
+    ],
+)
+def test_one_formatter_names_source_and_key(values, kwargs, line):
+    with pytest.raises(ValidationError) as info:
+        _Needs.model_validate(values)
+    assert validation_error_line(info.value, **kwargs).startswith(line)
+
+
+def test_every_settings_model_is_strict():
+    from augplat.classify.ensemble_run import EnsembleConfig
+    from augplat.compare import CompareConfig
+    from augplat.pipeline.definition import PipelineSpec
+    from augplat.study.spec import StudySpec
+
+    jobs = (TrainConfig, GanConfig, ExpandConfig, EnsembleConfig, CompareConfig)
+    for model in (*jobs, StudySpec, PipelineSpec):
+        assert issubclass(model, StrictModel), model
+        assert model.model_config.get("extra") == "forbid", model

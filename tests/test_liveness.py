@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_end_dead_runs_fails_only_runs_whose_process_is_gone(store):
     dead_id = _run_left_running_by_a_process_that_exits(store)
     mine = tracking.start_run("dead", tracking_uri=store)  # this process: alive
     elsewhere = tracking.start_run("dead", tracking_uri=store, tags={"augplat.host": "far-away"})
-    client = tracking.client(store)
+    client = MlflowClient(store)
     runs = [client.get_run(r) for r in (dead_id, mine.run_id, elsewhere.run_id)]
 
     ended = tracking.end_dead_runs(client, runs)
@@ -48,7 +49,7 @@ def test_a_reused_pid_is_not_mistaken_for_the_owner(store):
             # A live pid whose start time does not match the run's: the owner is gone.
             tags = {PID_TAG: str(other.pid), PID_START_TAG: "1"}
             run = tracking.start_run("dead", tracking_uri=store, tags=tags)
-            client = tracking.client(store)
+            client = MlflowClient(store)
             assert tracking.fail_if_dead(client, client.get_run(run.run_id)).info.status == "FAILED"
         finally:
             other.kill()

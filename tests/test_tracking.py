@@ -1,4 +1,4 @@
-"""tracking.py against a real MLflow server process, and its failure modes."""
+"""augplat.tracking against a real MLflow server process, and its failure modes."""
 
 from __future__ import annotations
 

@@ -10,23 +10,24 @@ import torch
 from augplat.augment import ChainAugment, GanAugment
 from augplat.classify.config import TrainConfig, build_config
 from augplat.errors import ConfigError
+from augplat.generators.roles import Role, RolePlayer, Roles
 from tests.expand import MARKER, client, generator_runs, runs_of_kind, train_tiny
 
-CAPS = {
-    "class-code": {"translate", "variations"},
-    "domain": {"translate", "variations"},
-    "noise": {"generate", "variations"},
+# The augment role of each kind of generator (StarGAN, CycleGAN, cGAN).
+ROLES = {
+    "class-code": Roles(augment=Role.VARIATION),
+    "domain": Roles(augment=Role.STYLE),
+    "noise": Roles(augment=Role.SAMPLE),
 }
 
 
-class FakeGan:
-    """The generator API, duck-typed: counts what it makes; outputs come from the noise."""
+class FakeGan(RolePlayer):
+    """A generator playing its augment role: counts what it makes; outputs come from the noise."""
 
-    name, trainable = "fake", True
+    name = "fake"
 
     def __init__(self, kind: str = "class-code"):
-        self.capabilities = CAPS[kind]
-        self.condition_semantics = {"kind": kind, "classes": ["a", "b", "c"]}
+        self.roles = ROLES[kind]
         self.made = 0
         self.labels: list[torch.Tensor] = []
 

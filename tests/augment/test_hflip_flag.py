@@ -15,12 +15,12 @@ from tests.data.conftest import write_tree
 
 def test_digits_are_never_mirrored_by_the_default_policy():
     # Old code: the default policy flipped digits with p 0.5 (a mirrored 7 is not a 7).
-    from augplat.classify.finetune import _build
+    from augplat.classify.setup import build_setup
 
     prepare_digits(fraction=0.1, size=8)
     assert load_dataset("digits").hflip is False
     cfg = TrainConfig(data="digits", model="simplecnn", aug="classic", aug_policy="default")
-    s = _build(cfg)
+    s = build_setup(cfg)
     assert "hflip" not in s.augment.ops and "crop" in s.augment.ops
 
 

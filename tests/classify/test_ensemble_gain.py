@@ -45,7 +45,7 @@ def test_best_member_is_chosen_on_val_and_judged_on_test(monkeypatch):
         return {split: _logits(p[split]) for split in ("val", "test")}
 
     monkeypatch.setattr(ensemble_run, "_member_logits", fake_logits)
-    metrics, _, rows = _evaluate(EnsembleConfig(("a", "b", "c"), "sum", device="cpu"), members, ds)
+    metrics, _, rows = _evaluate(EnsembleConfig(runs=("a", "b", "c"), device="cpu"), members, ds)
     assert [r["val_top1"] for r in rows] == pytest.approx([0.9, 0.7, 0.8])
     assert [r["test_top1"] for r in rows] == pytest.approx([0.6, 1.0, 0.8])
     assert metrics["best_member"] == 0  # by val

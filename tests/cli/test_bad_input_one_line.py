@@ -188,7 +188,7 @@ def test_a_100_megapixel_image_is_at_most_one_line(cli, tmp_path):
 def test_gan_classifier_without_checkpoint_is_refused_not_unpickled(cli):
     from mlflow import MlflowClient
 
-    from tests.gan import prepare_tiny_data
+    from tests.generators import prepare_tiny_data
 
     prepare_tiny_data()
     client = MlflowClient(f"sqlite:///{Path.cwd() / 'mlflow.db'}")

@@ -10,6 +10,7 @@ import pytest
 
 from augplat.compare.collect import base_strategy, collect, label_strategies
 from augplat.errors import UserError
+from augplat.tracking import Store
 
 TRAIN = {"augplat.kind": "train", "augplat.dataset_digest": "d1"}
 
@@ -85,7 +86,7 @@ def test_all_gan_runs_tested_on_translations_are_apart_from_regular_ones(store):
             params={"aug": "gan", "test_mode": "gan", "seed": s},
             metrics={"test_top1": 0.9},
         )
-    found = collect(store, experiment="exp-view")
+    found = collect(Store(store), experiment="exp-view")
     views = {r.strategy: r.view for r in found.records}
     assert views == {"baseline": "regular", "gan": "gan"}
     from augplat.compare.analysis import analyse
@@ -141,7 +142,7 @@ def test_experiment_runs_are_grouped_with_their_values(store):
     make_run(store, "exp-a", params={"aug": "none", "seed": 2}, status="KILLED")
     make_run(store, "exp-a", tags={"augplat.kind": "gan"}, metrics={"test_top1": 1.0})
     make_run(store, "exp-a", params={"aug": "none", "seed": 3})  # no test metric: a trial
-    found = collect(store, experiment="exp-a")
+    found = collect(Store(store), experiment="exp-a")
     by_id = {r.run_id: r for r in found.records}
     assert set(by_id) == set(ids.values())
     assert by_id[ids["classic", 1]].strategy == "classic" and by_id[ids["classic", 1]].seed == 1
@@ -165,10 +166,10 @@ def test_study_children_of_the_newest_parent(store):
         )
         for s in (0, 1)
     ]
-    found = collect(store, study="mini")
+    found = collect(Store(store), study="mini")
     assert sorted(r.run_id for r in found.records) == sorted(kids)
     with pytest.raises(UserError, match="no study named 'nope'"):
-        collect(store, study="nope")
+        collect(Store(store), study="nope")
 
 
 def test_expanded_data_is_recognised_by_the_expand_runs_digest(store):
@@ -189,7 +190,7 @@ def test_expanded_data_is_recognised_by_the_expand_runs_digest(store):
         params={"aug": "none"},
         metrics={"test_top1": 0.6},
     )
-    found = {r.run_id: r for r in collect(store, experiment="exp-b").records}
+    found = {r.run_id: r for r in collect(Store(store), experiment="exp-b").records}
     assert found[plain].strategy == "baseline" and found[grown].strategy == "expanded"
     assert found[grown].dataset == found[plain].dataset == "d1"  # same test set
 
@@ -228,4 +229,4 @@ def test_user_errors(store, setup, fragment):
     elif setup == "unfinished":
         kwargs = {"run_ids": [make_run(store, exp, status="RUNNING")]}
     with pytest.raises(UserError, match=fragment.replace("(", r"\(")):
-        collect(store, **kwargs)
+        collect(Store(store), **kwargs)

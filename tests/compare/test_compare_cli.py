@@ -211,11 +211,11 @@ def test_checkpoint_falls_back_to_the_local_run_directory(store, monkeypatch):
     from augplat.classify.ensemble_run import _best_state
 
     monkeypatch.setenv("AUGPLAT_HOME", store.env["AUGPLAT_HOME"])
-    logger = tracking.RunLogger(store.client(), store.runs["classic", 1])
+    tracked = tracking.Store(store.client())
 
     def no_artifact(*args, **kwargs):
         raise OSError("artifact store unavailable")
 
-    monkeypatch.setattr(logger, "download", no_artifact)
-    state = _best_state(logger)
+    monkeypatch.setattr(tracked.client, "download_artifacts", no_artifact)
+    state = _best_state(tracked, store.runs["classic", 1])
     assert state["config"]["aug"] == "classic" and state["config"]["seed"] == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.gan import prepare_tiny_data
+from tests.generators import prepare_tiny_data
 
 MARKER = 0.25  # exact in binary: survives the translator's [-1, 1] round trip bit for bit
 _STORE: dict = {}
@@ -47,7 +47,7 @@ def _build_store() -> dict:
     import tempfile
 
     from augplat.generators import import_translator, train_gan
-    from tests.gan import tiny_config
+    from tests.generators import tiny_config
 
     root = Path(tempfile.mkdtemp(prefix="augplat-expand-tests-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

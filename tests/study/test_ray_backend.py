@@ -144,7 +144,9 @@ def test_settling_states_fixes_runs_and_feeds_the_report(tmp_path):
     assert by_number[0]["value"] == 0.8 and by_number[0]["best_epoch"] == 2
     assert by_number[1]["value"] == 0.2  # a pruned trial keeps its last reported value
     assert by_number[3]["mlflow_run_id"] is None  # failed before its run existed
-    client = tracking.client(uri)
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
     pruned_run = client.get_run(torn_down)
     assert pruned_run.info.status == "KILLED"
     assert pruned_run.data.tags["augplat.trial_state"] == "PRUNED"

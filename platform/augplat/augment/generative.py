@@ -10,20 +10,19 @@ How to use::
     aug.build_bank(train_u8, train_labels, k=10, seed=0)
     x = aug(x01, generator, labels=y, index=idx)        # bank: draw one stored variant per sample
 
-What replaces a sample depends on the generator (:func:`augment_mode`): a same-label variation
-for a class-code translator (StarGAN: ``variations`` with ``strength``, seed 001's "emotion
-augmentation"), the style translation for a domain translator (CycleGAN, an imported CartoonGAN:
-``translate``, seed 000's "cartoon augmentation"), a fresh sample of the same label for a noise
-generator (cGAN: ``generate``). Each sample is replaced with probability ``prob``; which ones is
-drawn from the epoch's CPU generator, as is every bit of noise the generator uses, so a seed
-repeats an epoch exactly. ``prob == 0`` draws nothing at all: the run is bit-identical to one
-without GAN augmentation.
+What replaces a sample is the generator's augment role (``gan.roles.augment``, played by
+``gan.augment_batch``): a same-label variation (StarGAN, with ``strength``: seed 001's "emotion
+augmentation"), a style translation (CycleGAN, an imported CartoonGAN: seed 000's "cartoon
+augmentation") or a fresh sample of the same label (cGAN). Each sample is replaced with
+probability ``prob``; which ones is drawn from the epoch's CPU generator, as is every bit of
+noise the generator uses, so a seed repeats an epoch exactly. ``prob == 0`` draws nothing at
+all: the run is bit-identical to one without GAN augmentation.
 
 Bank mode (seed 001 precomputed 10 augmentations per image and picked one per epoch): ``K``
 variants per train image are generated once, batched, and stored as uint8 ``N×K×C×H×W`` on the
 training device; each epoch a replaced sample takes a variant drawn from the epoch generator.
-Deterministic translators (``translate`` mode) give the same image every time, so their bank
-holds one variant whatever ``K`` is.
+A deterministic role (style translation) gives the same image every time, so its bank holds one
+variant whatever ``K`` is.
 """
 
 from __future__ import annotations
@@ -49,42 +48,37 @@ log = logging.getLogger("augplat")
 
 
 def augment_mode(gan) -> str:
-    """How ``gan`` augments a sample: ``variations``, ``translate`` or ``generate``.
+    """The call ``gan`` augments a sample with: ``variations``, ``translate`` or ``generate``.
 
     Raises:
-        ConfigError: The generator offers none of the calls its condition kind needs.
+        ConfigError: The generator declares no augment role.
     """
-    kind, caps = gan.condition_semantics.get("kind"), gan.capabilities
-    if kind == "class-code" and "variations" in caps:
-        return "variations"
-    if kind == "domain" and "translate" in caps:
-        return "translate"
-    if kind == "noise" and "generate" in caps:
-        return "generate"
-    raise ConfigError(
-        f"GAN method '{gan.name}' ({kind}) cannot augment: it can {', '.join(sorted(caps))}"
-    )
+    role = gan.roles.augment
+    if role is None:
+        offers = ", ".join(sorted(gan.roles.offered)) or "nothing"
+        raise ConfigError(f"GAN method '{gan.name}' cannot augment: it offers {offers}")
+    return role.call
 
 
 def check_generator(gan, dataset, ref: str | None = None) -> None:
     """Raise :class:`ConfigError` unless ``gan`` takes and makes images like ``dataset``'s.
 
-    Class-conditioned generators (class codes, noise) must know exactly the dataset's classes in
-    the same order, since a label means a condition index. Domain translators need the image
-    shape only; imported ones are fully convolutional and take any size and 1 or 3 channels.
+    A generator whose labels index classes (``gan.label_classes``) must know exactly the
+    dataset's classes in the same order; one with a ``fixed_shape`` must make the dataset's
+    image shape (imported translators are fully convolutional: any shape).
     """
     who = f"generator {ref or gan.name}"
     channels, height, width = dataset.shape
-    spec = gan.spec
-    if gan.trainable and (spec.channels, spec.size, spec.size) != (channels, height, width):
+    shape = gan.fixed_shape
+    if shape is not None and tuple(shape) != (channels, height, width):
         raise ConfigError(
-            f"{who} makes {spec.channels}×{spec.size}×{spec.size} images but dataset "
+            f"{who} makes {'×'.join(map(str, shape))} images but dataset "
             f"'{dataset.name}' has {channels}×{height}×{width}"
         )
-    kind = gan.condition_semantics.get("kind")
-    if kind in ("class-code", "noise") and list(spec.classes) != list(dataset.classes):
+    classes = gan.label_classes
+    if classes is not None and list(classes) != list(dataset.classes):
         raise ConfigError(
-            f"{who} was trained on classes [{', '.join(spec.classes)}] but dataset "
+            f"{who} was trained on classes [{', '.join(classes)}] but dataset "
             f"'{dataset.name}' has [{', '.join(dataset.classes)}]"
         )
 
@@ -104,11 +98,12 @@ class GanAugment:
     Args:
         gan: A loaded generator (:func:`augplat.generators.load_generator`).
         prob: Per-sample replacement probability in [0, 1].
-        strength: Variation strength in [0, 1] (``variations`` mode only).
+        strength: Variation strength in [0, 1] (a variation role only).
         batch_size: Generator batch size.
 
     Attributes:
-        mode: ``variations``, ``translate`` or ``generate`` (see :func:`augment_mode`).
+        role: The generator's augment role (``gan.roles.augment``).
+        mode: Its call, ``variations``, ``translate`` or ``generate`` (logged as ``gan_mode``).
         bank: uint8 ``N×K×C×H×W`` precomputed variants, or None (online).
         bank_calls: Images generated while building the bank (``N·K``; 0 online).
     """
@@ -120,8 +115,9 @@ class GanAugment:
             raise ConfigError(f"GAN augmentation probability must be in [0, 1], got {prob}")
         if not 0.0 <= strength <= 1.0:
             raise ConfigError(f"GAN variation strength must be in [0, 1], got {strength}")
-        self.gan, self.prob, self.strength, self.batch_size = gan, prob, strength, batch_size
+        self.generator, self.prob, self.strength, self.batch_size = gan, prob, strength, batch_size
         self.mode = augment_mode(gan)
+        self.role = gan.roles.augment
         self.bank: torch.Tensor | None = None
         self.bank_calls = 0
         self.verdict = None  # the provenance check's outcome (set by load_gan_augment)
@@ -129,19 +125,16 @@ class GanAugment:
 
     def __repr__(self) -> str:
         bank = f", bank={self.bank.shape[1]}" if self.bank is not None else ""
-        return f"GanAugment({self.gan.name!r}, mode={self.mode}, prob={self.prob}{bank})"
+        return f"GanAugment({self.generator.name!r}, mode={self.mode}, prob={self.prob}{bank})"
 
     def generate_variants(
         self, x: torch.Tensor, labels, generator: torch.Generator
     ) -> torch.Tensor:
         """Generated variants of ``x`` ([0, 1] floats), on ``x``'s device and dtype."""
-        gan, bs = self.gan, self.batch_size
-        if self.mode == "translate":
-            out = gan.translate(x, generator=generator, batch_size=bs)
-        elif self.mode == "variations":
-            out = gan.variations(x, labels.cpu(), self.strength, generator=generator, batch_size=bs)
-        else:
-            out = gan.generate(len(x), labels.cpu(), generator=generator, batch_size=bs)
+        labels = labels.cpu() if labels is not None else None
+        out = self.generator.augment_batch(
+            x, labels, self.strength, generator=generator, batch_size=self.batch_size
+        )
         return out.to(device=x.device, dtype=x.dtype)
 
     def build_bank(
@@ -168,17 +161,18 @@ class GanAugment:
 
         Args:
             images: uint8 images; the result lives on their device.
-            labels: Their labels (None only in ``translate`` mode, which ignores them).
-            k: Variants per image (1 for ``translate`` mode: it is deterministic).
+            labels: Their labels (None only for a role that needs none).
+            k: Variants per image (1 for a deterministic role).
             seed: Seeds the generation noise.
             chunk: Images converted to float at a time (bounds memory).
         """
         if k < 1:
             raise ConfigError(f"GAN bank size must be >= 1, got {k}")
-        if self.mode == "translate" and k > 1:
+        if self.role.deterministic and k > 1:
             log.info(
-                "GAN bank: %s translation is deterministic; storing 1 variant, not %d",
-                self.gan.name,
+                "GAN bank: %s %s is deterministic; storing 1 variant, not %d",
+                self.generator.name,
+                self.role,
                 k,
             )
             k = 1
@@ -205,7 +199,7 @@ class GanAugment:
         Args:
             x: Float batch ``N×C×H×W`` on any device.
             generator: The epoch's CPU generator (choices, variant draws, generation noise).
-            labels: The samples' labels (needed by ``variations`` and ``generate``).
+            labels: The samples' labels (needed unless the role needs none).
             index: The samples' train-set indices (needed in bank mode).
         """
         n = len(x)
@@ -225,7 +219,7 @@ class GanAugment:
             rows = index.to(self.bank.device)[where.to(self.bank.device)]
             out = self.bank[rows, variant.to(self.bank.device)].to(x.device).to(x.dtype) / 255.0
         else:
-            if labels is None and self.mode != "translate":
+            if labels is None and self.role.needs_label:
                 raise ValueError(f"GanAugment in {self.mode} mode needs the samples' labels")
             sel_labels = labels.to(x.device)[where_dev] if labels is not None else None
             out = self.generate_variants(x[where_dev], sel_labels, generator)
@@ -263,7 +257,7 @@ def resolve_generator_run(ref: str, tracking_uri: str | None = None) -> str:
     from augplat import tracking
     from augplat.generators.registry import find_run
 
-    return find_run(tracking.client(tracking_uri), ref).info.run_id
+    return find_run(tracking.connect(tracking_uri), ref).info.run_id
 
 
 def load_generator_run(ref: str, device, tracking_uri: str | None = None):

@@ -20,36 +20,41 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
 from augplat.classify.ensemble import RULES, combine
 from augplat.errors import ConfigError, DataError, UserError
 from augplat.runtime import checkpoints as checkpoint
+from augplat.runtime.settings import StrictModel
+from augplat.tracking import tags as tag
 
 SPLITS = ("val", "test")
 
 
-@dataclass(frozen=True)
-class EnsembleConfig:
-    """One ensemble evaluation.
+class EnsembleConfig(StrictModel):
+    """One ensemble evaluation; each field is also an ``augplat ensemble`` option.
 
-    Attributes:
-        runs: Member run ids (at least two, all different).
-        rule: ``sum``, ``max`` or ``vote`` (see :mod:`augplat.classify.ensemble`).
-        experiment: MLflow experiment of the ensemble run (default: the first member's).
-        run_name: MLflow run name (default: ``ensemble-<rule>-<n>``).
-        device: ``auto``, ``cpu`` or ``cuda``.
-        eval_batch_size: Images per forward pass.
+    ``runs`` are the member run ids (at least two, all different; the command's arguments);
+    :meth:`check` explains a rule or member list that cannot work.
     """
 
-    runs: tuple[str, ...]
-    rule: str = "sum"
-    experiment: str | None = None
-    run_name: str | None = None
-    device: str = "auto"
-    eval_batch_size: int = 512
+    model_config = ConfigDict(frozen=True)
+
+    runs: tuple[str, ...] = Field(description="member run ids (finished `augplat train` runs)")
+    rule: str = Field(
+        "sum",
+        description="sum | max | vote: sum of softmax probabilities, per-class max or majority "
+        "vote (ties: summed probabilities)",
+    )
+    experiment: str | None = Field(
+        None, description="MLflow experiment (default: the first member's)"
+    )
+    run_name: str | None = Field(None, description="MLflow run name (default: ensemble-<rule>-<n>)")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="device")
+    eval_batch_size: int = Field(512, ge=1, description="images per forward pass")
 
     def check(self) -> None:
         """Raise :class:`ConfigError` for a rule or member list that cannot work."""
@@ -82,14 +87,11 @@ class _Member:
     state: dict[str, Any]
 
 
-def _fetch(mlflow_client, run_id: str):
+def _fetch(store, run_id: str):
     """The MLflow run of a member, checked to be a finished training run."""
-    from augplat.tracking import fetch_run
-
-    return fetch_run(
-        mlflow_client,
+    return store.fetch_run(
         run_id,
-        kinds=("train",),
+        kinds=(tag.KIND_TRAIN,),
         expected="an `augplat train` run",
         finished_to="be members",
     )
@@ -97,7 +99,7 @@ def _fetch(mlflow_client, run_id: str):
 
 def _check_same_data(runs) -> str:
     """The members' common dataset digest; different digests or class counts are an error."""
-    digests = {r.info.run_id: r.data.tags.get("augplat.dataset_digest") for r in runs}
+    digests = {r.info.run_id: r.data.tags.get(tag.DATASET_DIGEST) for r in runs}
     if len(set(digests.values())) > 1 or None in digests.values():
         listing = ", ".join(f"{rid[:8]}: {d}" for rid, d in digests.items())
         raise ConfigError(f"members must share one dataset (same digest), got {listing}")
@@ -107,32 +109,27 @@ def _check_same_data(runs) -> str:
     return next(iter(digests.values()))
 
 
-def _best_state(logger) -> dict[str, Any]:
+def _best_state(store, run_id: str) -> dict[str, Any]:
     """A member's best checkpoint: the uploaded artifact first, else the local run directory."""
     from augplat.tracking import scratch_dir
 
-    name = f"{checkpoint.ARTIFACT_DIR}/{checkpoint.BEST}"
-    try:
-        with scratch_dir() as tmp:
-            return checkpoint.load(logger.download(name, tmp))
-    except UserError:
-        raise
-    except Exception:  # MlflowException / OSError: not uploaded (study trials), try locally
-        pass
-    local = checkpoint.run_dir(logger.run_id) / checkpoint.BEST
+    with scratch_dir() as tmp:
+        uploaded = store.fetch_checkpoint(run_id, checkpoint.BEST, tmp)
+        if uploaded is not None:
+            return checkpoint.load(uploaded)
+    local = checkpoint.run_dir(run_id) / checkpoint.BEST  # not uploaded (study trials)
     if local.is_file():
         return checkpoint.load(local)
+    name = f"{checkpoint.ARTIFACT_DIR}/{checkpoint.BEST}"
     raise UserError(
-        f"run {logger.run_id} has no best checkpoint (neither the artifact {name} nor {local})"
+        f"run {run_id} has no best checkpoint (neither the artifact {name} nor {local})"
     )
 
 
-def _load_members(mlflow_client, runs) -> list[_Member]:
-    from augplat.tracking import RunLogger
-
+def _load_members(store, runs) -> list[_Member]:
     members = []
     for run in runs:
-        state = _best_state(RunLogger(mlflow_client, run.info.run_id))
+        state = _best_state(store, run.info.run_id)
         if "config" not in state or "model" not in state:
             raise UserError(f"run {run.info.run_id}: best.pt is not an augplat training checkpoint")
         members.append(
@@ -308,28 +305,26 @@ def run_ensemble(
     from augplat import tracking
 
     cfg.check()
-    mlflow_client = tracking.client(tracking_uri)
-    runs = [_fetch(mlflow_client, run_id) for run_id in cfg.runs]
+    store = tracking.connect(tracking_uri)
+    runs = [_fetch(store, run_id) for run_id in cfg.runs]
     digest = _check_same_data(runs)
-    members = _load_members(mlflow_client, runs)
+    members = _load_members(store, runs)
     ds = _dataset(members, digest)
     metrics, reports, member_rows = _evaluate(cfg, members, ds)
-    experiment = cfg.experiment or mlflow_client.get_experiment(members[0].experiment_id).name
+    experiment = cfg.experiment or store.experiment_name(members[0].experiment_id)
     run_tags = {
-        "augplat.kind": "ensemble",
-        "augplat.strategy": "ensemble",
-        "augplat.rule": cfg.rule,
-        "augplat.members": ",".join(m.run_id for m in members),
-        "augplat.dataset": ds.name,
-        "augplat.dataset_digest": ds.digest,
-        **{f"augplat.member.{i}": m.run_id for i, m in enumerate(members)},
+        tag.KIND: tag.KIND_ENSEMBLE,
+        tag.STRATEGY: "ensemble",
+        tag.RULE: cfg.rule,
+        tag.MEMBERS: ",".join(m.run_id for m in members),
+        tag.DATASET: ds.name,
+        tag.DATASET_DIGEST: ds.digest,
+        **{f"{tag.MEMBER_PREFIX}{i}": m.run_id for i, m in enumerate(members)},
         **(tags or {}),
     }
     run_name = cfg.run_name or f"ensemble-{cfg.rule}-{len(members)}"
-    logger = tracking.start_run(
-        experiment, run_name, tags=run_tags, parent_run_id=parent_run_id, tracking_uri=tracking_uri
-    )
-    with logger.closing():
+    where = {"parent_run_id": parent_run_id, "tracking_uri": tracking_uri}
+    with tracking.open_run(experiment, run_name, tags=run_tags, **where) as logger:
         _log(logger, cfg, members, ds, metrics, reports, member_rows)
     return EnsembleResult(
         logger.run_id, cfg.rule, [m.run_id for m in members], metrics, member_rows

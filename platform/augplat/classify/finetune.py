@@ -14,7 +14,6 @@ The test split never influences selection: early stopping and checkpoints read v
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,17 +24,17 @@ import torch
 
 from augplat.classify.config import TrainConfig
 from augplat.classify.engine import (
-    build_optimizer,
-    build_scheduler,
     predict,
     step_scheduler,
     train_epoch,
 )
+from augplat.classify.setup import TrainSetup, build_setup, forward_model
 from augplat.runtime import checkpoints as checkpoint
-from augplat.runtime.device import epoch_generator, resolve_device
+from augplat.runtime.device import epoch_generator
 from augplat.runtime.pausepoint import pause
 from augplat.runtime.progress import Reporter
 from augplat.tracking import resume as resume_point
+from augplat.tracking import tags as tag
 
 log = logging.getLogger("augplat")
 
@@ -55,24 +54,6 @@ class TrainResult:
 
 
 @dataclass
-class _Setup:
-    """Everything built from the config before the run starts."""
-
-    cfg: TrainConfig
-    dataset: Any
-    device: torch.device
-    model: torch.nn.Module
-    augment: Any
-    tensors: dict[str, tuple[torch.Tensor, torch.Tensor]]
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scaler: Any
-    loss_fn: Any  # a classify.losses.TrainLoss (its centres train with the model)
-    gan: Any = None  # the GanAugment when any part of the run uses the generator
-    train_info: dict[str, Any] = field(default_factory=dict)  # what train_on built
-
-
-@dataclass
 class _State:
     """Loop state that a checkpoint restores."""
 
@@ -83,143 +64,7 @@ class _State:
     bad_epochs: int = 0
 
 
-def seed_everything(seed: int) -> None:
-    """One seed drives Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _gan_augment(cfg: TrainConfig, ds, device, tracking_uri: str | None):
-    """The ``GanAugment`` the run uses (GAN augmentation, synthetic/united training, test
-    modes; else None) and ``cfg`` naming its run id.
-
-    The generator is loaded and checked against the data before anything else is built; the
-    run's config records the resolved run id (an imported generator may be given by name).
-    """
-    if not cfg.uses_generator():
-        return None, cfg
-    from augplat.augment.generative import load_gan_augment
-    from augplat.classify.train_sets import check_test_mode
-
-    gan, run_id = load_gan_augment(cfg, ds, device, tracking_uri)
-    check_test_mode(cfg, gan)
-    return gan, cfg.model_copy(update={"generator": run_id})
-
-
-def _augment(cfg: TrainConfig, gan, train: tuple[torch.Tensor, torch.Tensor], hflip: bool):
-    """The batch augmenter: classic, GAN (its bank built here), GAN then classic, or None.
-
-    ``hflip`` is the dataset's word on whether a mirror keeps the label (not for digits).
-    """
-    from augplat.augment import ChainAugment, ClassicAugment
-
-    classic = None
-    if cfg.aug in ("classic", "both"):
-        classic = ClassicAugment(cfg.aug_policy, cfg.aug_strength, hflip=hflip)
-    if gan is None or cfg.aug not in ("gan", "both"):
-        return classic
-    if cfg.gan_bank and cfg.gan_prob > 0:
-        gan.build_bank(*train, k=cfg.gan_bank, seed=cfg.seed)
-    return ChainAugment(gan, classic) if classic is not None else gan
-
-
-PROBE_IMAGES = 2000  # generated images checked against val/test in online GAN mode
-
-
-def _near_val_test_probe(ds, gan, train, seed: int) -> dict[str, int]:
-    """Generated train images that are near-copies of a val/test image: the whole bank, or
-    in online mode one variant each of up to :data:`PROBE_IMAGES` seeded train images."""
-    from augplat.classify.train_sets import near_val_test
-
-    if gan.bank is not None:
-        return {"gan_bank_near_val_test": near_val_test(ds, gan.bank.flatten(0, 1))}
-    images, labels = train[0], train[1]
-    pick = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
-    pick = pick[:PROBE_IMAGES].to(images.device)
-    probe = gan.generate_bank(images[pick], labels[pick], k=1, seed=seed).flatten(0, 1)
-    return {"gan_near_val_test": near_val_test(ds, probe), "gan_near_val_test_probe": len(pick)}
-
-
-def _build(cfg: TrainConfig, tracking_uri: str | None = None) -> _Setup:
-    from augplat.classify.backbones import create_model
-    from augplat.classify.losses import build_loss
-    from augplat.classify.train_sets import training_set
-    from augplat.data import load_dataset
-    from augplat.data.store import check_classification
-
-    seed_everything(cfg.seed)
-    ds = check_classification(load_dataset(cfg.data))
-    if cfg.fold is not None:  # --fold I: fold I tests, fold I+1 validates, the rest train
-        ds = ds.fold_view(cfg.fold)
-    if cfg.tta != "none":  # refuse a mirror TTA on digits before any training
-        from augplat.classify.tta import tta_views
-
-        tta_views(cfg.tta, ds.hflip)
-    if len(ds.indices("train")) == 0 or len(ds.indices("val")) == 0:
-        from augplat.errors import DataError
-
-        raise DataError(f"dataset '{ds.name}' needs non-empty train and val splits")
-    device = resolve_device(cfg.device)
-    gan, cfg = _gan_augment(cfg, ds, device, tracking_uri)
-    train_np = ds.arrays("train")  # a copy out of the dataset: taken once, used twice
-    train_imgs = train_np[0].astype(np.float32) / 255.0
-    mean = train_imgs.mean(axis=(0, 2, 3)).tolist()
-    std = np.maximum(train_imgs.std(axis=(0, 2, 3)), 1e-3).tolist()
-    del train_imgs
-    model = create_model(
-        cfg.model,
-        num_classes=ds.num_classes,
-        in_channels=ds.shape[0],
-        image_size=cfg.image_size or ds.shape[1],
-        stem=cfg.stem,
-        weights=cfg.weights,
-        freeze_backbone=cfg.freeze_backbone,
-        mean=mean,
-        std=std,
-    ).to(device)
-    channels_last = cfg.channels_last and device.type == "cuda"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    tensors = {
-        split: tuple(torch.from_numpy(a).to(device) for a in ds.arrays(split))
-        for split in ("val", "test")
-    }
-    if cfg.test_mode != "regular":
-        # Selection sees validation the way the test will be seen: translated as the test is.
-        from augplat.classify.train_sets import translated_test_set
-
-        val_images, val_labels = tensors["val"]
-        tensors["val_gan"] = (translated_test_set(gan, val_images, seed=cfg.seed), val_labels)
-    *tensors["train"], train_info = training_set(cfg, ds, train_np, gan, device)
-    augment = _augment(cfg, gan, tensors["train"], ds.hflip)
-    if gan is not None and cfg.aug in ("gan", "both") and cfg.gan_prob > 0:  # copies leak val/test
-        train_info = {**train_info, **_near_val_test_probe(ds, gan, tensors["train"], cfg.seed)}
-    loss_fn = build_loss(cfg, ds.num_classes, model.feature_dim).to(device)
-    optimizer = build_optimizer(cfg, [*model.parameters(), *loss_fn.parameters()])
-    use_scaler = cfg.amp and device.type == "cuda" and not torch.cuda.is_bf16_supported()
-    return _Setup(
-        cfg=cfg,
-        dataset=ds,
-        device=device,
-        model=model,
-        augment=augment,
-        tensors=tensors,
-        optimizer=optimizer,
-        scheduler=build_scheduler(cfg, optimizer),
-        scaler=torch.amp.GradScaler("cuda") if use_scaler else None,
-        loss_fn=loss_fn,
-        gan=gan,
-        train_info=train_info,
-    )
-
-
-def _forward_model(s: _Setup) -> torch.nn.Module:
-    """The module the loop calls: compiled when asked (weights stay shared with ``s.model``)."""
-    return torch.compile(s.model) if s.cfg.compile else s.model
-
-
-def _validate(s: _Setup, model) -> dict[str, float]:
+def _validate(s: TrainSetup, model) -> dict[str, float]:
     """Validation metrics, computed exactly as the test's will be.
 
     ``val_loss`` is plain cross-entropy like ``test_loss`` (label smoothing is a training
@@ -265,7 +110,7 @@ def _improved(cfg: TrainConfig, score: float, best: float | None) -> bool:
     return score < best if cfg.monitor == "val_loss" else score > best
 
 
-def _checkpoint_state(s: _Setup, st: _State) -> dict[str, Any]:
+def _checkpoint_state(s: TrainSetup, st: _State) -> dict[str, Any]:
     return {
         "model": s.model.state_dict(),
         "loss": s.loss_fn.state_dict(),  # contrastive-center centres, when used
@@ -281,7 +126,7 @@ def _checkpoint_state(s: _Setup, st: _State) -> dict[str, Any]:
     }
 
 
-def _restore(s: _Setup, ckpt: dict[str, Any]) -> _State:
+def _restore(s: TrainSetup, ckpt: dict[str, Any]) -> _State:
     s.model.load_state_dict(ckpt["model"])
     s.loss_fn.load_state_dict(ckpt.get("loss", {}))
     s.optimizer.load_state_dict(ckpt["optimizer"])
@@ -298,7 +143,9 @@ def _restore(s: _Setup, ckpt: dict[str, Any]) -> _State:
     )
 
 
-def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallback | None) -> bool:
+def _fit(
+    s: TrainSetup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallback | None
+) -> bool:
     """The epoch loop; every checkpoint is on disk when it returns (or raises)."""
     saver = checkpoint.BackgroundSaver(s.cfg.checkpoint_interval)
     try:
@@ -307,9 +154,9 @@ def _fit(s: _Setup, st: _State, logger, reporter: Reporter, on_epoch: EpochCallb
         saver.close()
 
 
-def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
+def _epochs(s: TrainSetup, st: _State, logger, reporter, on_epoch, saver) -> bool:
     """The epoch loop from ``st.epoch + 1``; returns True when early stopping ended it."""
-    cfg, model = s.cfg, _forward_model(s)
+    cfg, model = s.cfg, forward_model(s)
     ckpt_dir = checkpoint.run_dir(logger.run_id)
     images, labels = s.tensors["train"]
     if cfg.early_stop and st.bad_epochs >= cfg.early_stop:
@@ -335,8 +182,8 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
             on_batch=reporter.advance,
         )
         train_time = time.perf_counter() - started
-        if s.gan is not None and cfg.aug in ("gan", "both"):
-            metrics.update(s.gan.pop_stats())  # gan_replaced_frac
+        if s.generative is not None and cfg.aug in ("gan", "both"):
+            metrics.update(s.generative.pop_stats())  # gan_replaced_frac
         metrics.update(s.loss_fn.pop_stats())  # train_ccl_loss
         metrics.update(_validate(s, model))
         metrics["lr"] = s.optimizer.param_groups[0]["lr"]
@@ -368,7 +215,7 @@ def _epochs(s: _Setup, st: _State, logger, reporter, on_epoch, saver) -> bool:
     return False
 
 
-def _provenance_tags(s: _Setup) -> dict[str, str]:
+def _provenance_tags(s: TrainSetup) -> dict[str, str]:
     """``augplat.foreign_generator`` (and why) when a generator, or the expansion the run trains
     on, comes from outside the dataset's train split (:mod:`augplat.generators.provenance`)."""
     from augplat.generators.provenance import lineage_tags
@@ -382,7 +229,7 @@ def _provenance_tags(s: _Setup) -> dict[str, str]:
 
         manifest = resolve_dataset(s.cfg.expanded) / MANIFEST
         tags.update(lineage_tags(json.loads(manifest.read_text(encoding="utf-8")).get("source")))
-    verdict = s.gan.verdict if s.gan is not None else None
+    verdict = s.generative.verdict if s.generative is not None else None
     if verdict is not None and (verdict.foreign or not tags):
         tags.update(verdict.tags())
     return tags
@@ -399,31 +246,31 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
         if point.finished:
             return None, None, point.logger  # resuming a finished run is a no-op
         with resume_point.failing(point.logger):
-            s = _build(TrainConfig.model_validate(point.config), tracking_uri)
+            s = build_setup(TrainConfig.model_validate(point.config), tracking_uri)
             if point.ckpt is None:  # killed before its first checkpoint: start over, same run
                 _log_start(point.logger, s)
                 return s, _State(), point.logger
             return s, _restore(s, point.ckpt), point.logger
-    s = _build(cfg, tracking_uri)
+    s = build_setup(cfg, tracking_uri)
     run_tags = {
-        "augplat.kind": "train",
-        "augplat.dataset": s.dataset.name,
-        "augplat.dataset_digest": s.dataset.digest,
-        "augplat.model": cfg.model,
-        "augplat.aug": cfg.aug,
-        "augplat.train_on": cfg.train_on,
-        "augplat.test_mode": cfg.test_mode,
+        tag.KIND: tag.KIND_TRAIN,
+        tag.DATASET: s.dataset.name,
+        tag.DATASET_DIGEST: s.dataset.digest,
+        tag.MODEL: cfg.model,
+        tag.AUG: cfg.aug,
+        tag.TRAIN_ON: cfg.train_on,
+        tag.TEST_MODE: cfg.test_mode,
         # a fold's own split has its own digest; folds of one dataset compare in one table
         **(
-            {"augplat.fold": str(cfg.fold), "augplat.fold_of": s.dataset.checks["fold_of"]}
+            {tag.FOLD: str(cfg.fold), tag.FOLD_OF: s.dataset.checks["fold_of"]}
             if cfg.fold is not None
             else {}
         ),
         **(tags or {}),
     }
-    if s.gan is not None:
-        run_tags["augplat.generator"] = s.cfg.generator
-        run_tags["augplat.gan_method"] = s.gan.gan.name
+    if s.generative is not None:
+        run_tags[tag.GENERATOR] = s.cfg.generator
+        run_tags[tag.GAN_METHOD] = s.generative.generator.name
     run_tags.update(_provenance_tags(s))
     logger = tracking.start_run(
         cfg.experiment,
@@ -436,20 +283,24 @@ def _open(cfg: TrainConfig, resume: str | None, tracking_uri, parent_run_id, tag
     return s, _State(), logger
 
 
-def _log_start(logger, s: _Setup) -> None:
+def _log_start(logger, s: TrainSetup) -> None:
     """What a run logs before its first epoch (idempotent: a restarted run logs it again)."""
     from augplat.classify.report import log_run_inputs
 
     log_run_inputs(logger, s)
-    if s.gan is not None:
-        bank = s.gan.bank.shape[1] if s.gan.bank is not None else 0
+    if s.generative is not None:
+        bank = s.generative.bank.shape[1] if s.generative.bank is not None else 0
         logger.log_params(
-            {"gan_method": s.gan.gan.name, "gan_mode": s.gan.mode, "gan_bank_variants": bank}
+            {
+                "gan_method": s.generative.generator.name,
+                "gan_mode": s.generative.mode,
+                "gan_bank_variants": bank,
+            }
         )
     if s.train_info:
         logger.log_params(s.train_info)
     if s.cfg.train_on == "expanded":
-        logger.set_tags({"augplat.expanded_dataset": s.train_info["expanded_dataset"]})
+        logger.set_tags({tag.EXPANDED_DATASET: s.train_info["expanded_dataset"]})
 
 
 def train_classifier(
@@ -513,7 +364,7 @@ def train_classifier(
 
 def _finished_result(logger) -> TrainResult:
     """A finished run's result, read back from MLflow (``--resume`` of a finished run)."""
-    run = logger.client.get_run(logger.run_id)
+    run = logger.run()
     metrics, monitor = run.data.metrics, run.data.params.get("monitor", "val_acc")
     return TrainResult(
         run_id=logger.run_id,

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from augplat.tracking import tags as tag
+
 SUMMARY_KEYS = ("test_top1", "test_top2", "test_top5", "test_macro_f1", "test_loss",
                 "test_tta_top1", "test_tta_macro_f1")  # fmt: skip
 
@@ -48,7 +50,7 @@ def train_seeds(
         seed = cfg.seed + index
         name = f"{cfg.run_name}-seed{seed}" if cfg.run_name else None
         run_cfg = cfg.model_copy(update={"seed": seed, "run_name": name})
-        tags = {"augplat.seed_group": group, "augplat.seed_index": str(index)}
+        tags = {tag.SEED_GROUP: group, tag.SEED_INDEX: str(index)}
         jobs.append((run_cfg, tags))
     return _train_each(jobs, tracking_uri, reporter_factory, on_result)
 
@@ -80,9 +82,9 @@ def train_folds(
             suffix = f"-seed{seed}" if seeds > 1 else ""
             name = f"{cfg.run_name}{suffix}-fold{fold}" if cfg.run_name else None
             run_cfg = cfg.model_copy(update={"seed": seed, "fold": fold, "run_name": name})
-            tags = {"augplat.fold_group": group, "augplat.fold_index": str(fold)}
+            tags = {tag.FOLD_GROUP: group, tag.FOLD_INDEX: str(fold)}
             if seeds > 1:
-                tags.update({"augplat.seed_group": group, "augplat.seed_index": str(seed_index)})
+                tags.update({tag.SEED_GROUP: group, tag.SEED_INDEX: str(seed_index)})
             jobs.append((run_cfg, tags))
     return _train_each(jobs, tracking_uri, reporter_factory, on_result)
 

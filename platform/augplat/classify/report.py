@@ -142,7 +142,7 @@ def _test_logits(s, images: torch.Tensor, labels_t: torch.Tensor) -> tuple[np.nd
     regular = logits_of(images)
     if s.cfg.test_mode == "regular":
         return regular, {}
-    generated = logits_of(translated_test_set(s.gan, images, seed=s.cfg.seed))
+    generated = logits_of(translated_test_set(s.generative, images, seed=s.cfg.seed))
     labels = labels_t.cpu().numpy()
     extra = {
         "test_regular_top1": topk_accuracy(regular, labels, 1),

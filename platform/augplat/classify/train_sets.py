@@ -9,15 +9,16 @@ How to use::
 
 - ``original``: the dataset's train split.
 - ``synthetic``: generated variants of every train image only (``synthetic_variants`` each, the
-  generator's augmentation mode: same-label variations, translations or fresh same-label samples).
+  generator's augment role: same-label variations, style translations or fresh same-label samples).
 - ``united``: the original train split plus all of those variants.
 - ``expanded``: the train split of a dataset made by ``augplat expand`` from this one (its lineage
   must name this dataset's digest); val and test stay this dataset's, untouched.
 
 ``--test-mode`` (seed 000's ``test_mode cartoon``): ``gan`` evaluates on the translated test
 set, ``both`` averages the softmax of the original and the translated image (test-time
-augmentation). Only label-free translators qualify: a class-code generator's variation needs the
-true label, which a test must not see.
+augmentation). Only a generator with a test-time role qualifies (``gan.roles.test_time``: a
+label-free view such as a style translation); a variation or a sample needs the true label,
+which a test must not see.
 """
 
 from __future__ import annotations
@@ -103,23 +104,36 @@ def near_val_test(dataset, synthetic: torch.Tensor) -> int:
 
 
 def check_test_mode(cfg, gan) -> None:
-    """Raise :class:`ConfigError` unless ``gan`` can make a label-free test-time version."""
+    """Raise :class:`ConfigError` unless ``gan``'s generator has a (label-free) test-time role."""
     if cfg.test_mode == "regular":
         return
-    if gan.mode != "translate":
+    if gan.generator.roles.test_time is None:
         raise ConfigError(
             f"--test-mode {cfg.test_mode} needs a label-free translator (cyclegan or an imported "
-            f"one); '{gan.gan.name}' works in {gan.mode} mode, which needs the true label — a "
-            "test must not use it"
+            f"one); '{gan.generator.name}' works in {gan.mode} mode, which needs the true label "
+            "— a test must not use it"
         )
 
 
-def translated_test_set(gan, images: torch.Tensor, seed: int) -> torch.Tensor:
-    """The translated version of uint8 test ``images`` (uint8, same device), deterministic.
+def translated_test_set(gan, images: torch.Tensor, seed: int, chunk: int = 1024) -> torch.Tensor:
+    """The test-time view of uint8 test ``images`` (uint8, same device), made without labels.
 
-    Only for translators (:func:`check_test_mode`), which need no labels.
+    Args:
+        gan: The run's :class:`~augplat.augment.generative.GanAugment` (its generator's
+            ``test_view``; :func:`check_test_mode` made sure it has one).
+        images: uint8 test images.
+        seed: Seeds any generation noise.
+        chunk: Images converted to float at a time (bounds memory).
     """
-    return gan.generate_bank(images, None, k=1, seed=seed)[:, 0]
+    from augplat.augment.generative import to_uint8
+
+    generator = torch.Generator().manual_seed(seed)
+    out = torch.empty_like(images)
+    for start in range(0, len(images), chunk):
+        x = images[start : start + chunk].float().div_(255.0)
+        view = gan.generator.test_view(x, generator=generator, batch_size=gan.batch_size)
+        out[start : start + chunk] = to_uint8(view.to(device=x.device, dtype=x.dtype))
+    return out
 
 
 def combine_test_logits(regular: np.ndarray, generated: np.ndarray, mode: str) -> np.ndarray:

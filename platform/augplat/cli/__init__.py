@@ -28,9 +28,20 @@ from augplat.cli import server as server_cli
 from augplat.cli import study as study_cli
 from augplat.cli import train as train_cli
 from augplat.cli.common import one_line_warnings
+from augplat.cli.options import lazy_group
 from augplat.errors import USER_ERROR_EXIT_CODE, UserError
 
+# Config commands are built when they run (their options come from pydantic models, too slow
+# to import for `augplat --help`); the order is the listing's.
+ORDER = ("data", "gan", "expand", "train", "study", "server", "ui", "launch", "pipeline")
+Group = lazy_group((*ORDER, "ensemble", "compare", "gc"))
+Group.add("expand", expand_cli.expand)
+Group.add("train", train_cli.train)
+Group.add("ensemble", ensemble_cli.ensemble)
+Group.add("compare", compare_cli.compare)
+
 app = typer.Typer(
+    cls=Group,
     name="augplat",
     help="Find out, with evidence, whether GAN augmentation makes an image classifier better.",
     no_args_is_help=True,
@@ -40,15 +51,11 @@ app = typer.Typer(
 )
 app.add_typer(data_cli.app, name="data")
 app.add_typer(gan_cli.app, name="gan")
-app.command("expand")(expand_cli.expand)
-app.command("train")(train_cli.train)
 app.command("study")(study_cli.study)
 app.command("server")(server_cli.server)
 app.command("ui")(server_cli.ui)
 app.command("launch")(launch_cli.launch)
 app.command("pipeline")(pipeline_cli.pipeline)
-app.command("ensemble")(ensemble_cli.ensemble)
-app.command("compare")(compare_cli.compare)
 app.command("gc")(gc_cli.gc)
 
 

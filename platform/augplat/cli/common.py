@@ -1,4 +1,4 @@
-"""Bits every command shares: logging setup and option help texts that must stay consistent."""
+"""Bits every command shares: logging setup and the options every command spells the same."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ import logging
 import os
 import sys
 
+import typer
+
 TRACKING_URI_HELP = (
     "MLflow tracking URI (a server URL or sqlite:///file.db). "
     "Default: $MLFLOW_TRACKING_URI, else ./mlflow.db."
 )
+# Declared once, used as the default of every command's ``tracking_uri`` parameter
+# (Typer copies it per command).
+TRACKING_URI = typer.Option(None, "--tracking-uri", help=TRACKING_URI_HELP, show_default=False)
+VERBOSE = typer.Option(False, "--verbose", "-v", help="Debug logging.")
 
 
 def setup_logging(verbose: bool = False) -> None:

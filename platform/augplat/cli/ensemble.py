@@ -11,51 +11,27 @@ Prints the ensemble's val/test metrics next to each member's top-1 and ``run_id=
 from __future__ import annotations
 
 import os
-from enum import Enum
 
 import typer
 
-from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+from augplat.cli.common import TRACKING_URI, VERBOSE, setup_logging
+from augplat.cli.options import config_command
 
 
-class Rule(str, Enum):
-    """Combining rules (see augplat.classify.ensemble)."""
-
-    sum = "sum"
-    max = "max"
-    vote = "vote"
-
-
+@config_command("augplat.classify.ensemble_run:EnsembleConfig")
 def ensemble(
+    overrides: dict,
     runs: list[str] = typer.Argument(..., help="Member run ids (finished `augplat train` runs)."),
-    rule: Rule = typer.Option(
-        Rule.sum,
-        "--rule",
-        help="sum of softmax probabilities | per-class max | majority vote (ties: summed "
-        "probabilities).",
-    ),
-    experiment: str = typer.Option(
-        None, "--experiment", help="MLflow experiment [default: the first member's]."
-    ),
-    run_name: str = typer.Option(None, "--run-name", help="MLflow run name."),
-    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda."),
-    eval_batch_size: int = typer.Option(512, "--eval-batch-size", min=1, help="Batch size."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_URI_HELP),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    tracking_uri: str = TRACKING_URI,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Combine trained classifier runs (sum | max | vote); log the ensemble as its own run."""
     setup_logging(verbose)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per member
     from augplat.classify.ensemble_run import EnsembleConfig, run_ensemble
+    from augplat.runtime.settings import build_config
 
-    cfg = EnsembleConfig(
-        runs=tuple(runs),
-        rule=rule.value,
-        experiment=experiment,
-        run_name=run_name,
-        device=device,
-        eval_batch_size=eval_batch_size,
-    )
+    cfg = build_config(EnsembleConfig, None, {**overrides, "runs": tuple(runs)})
     result = run_ensemble(cfg, tracking_uri=tracking_uri)
     _print_result(result)
 

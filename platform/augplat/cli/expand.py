@@ -16,67 +16,38 @@ from pathlib import Path
 
 import typer
 
-from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+from augplat.cli.common import TRACKING_URI, VERBOSE, setup_logging
+from augplat.cli.options import config_command
+
+# Spellings that differ from --field-name; every other ExpandConfig field is --field-name.
+FLAGS = {
+    "data": ("--data", "-d"),
+    "generator": ("--generator", "-g"),
+    "classic": ("--classic",),
+    "balance": ("--balance",),
+    "name": ("--name", "-n"),
+    "allow_foreign_generator": ("--allow-foreign-generator",),
+    "batch_size": ("--batch-size", "-b"),
+}
 
 
-def _opt(help_text: str, *flags: str):
-    return typer.Option(None, *flags, help=help_text, show_default=False)
-
-
+@config_command("augplat.expand:ExpandConfig", flags=FLAGS)
 def expand(
-    config: Path = _opt("YAML file with ExpandConfig keys; flags override it.", "--config", "-c"),
-    data: str = _opt(
-        "Source dataset name or path [default: the generator's training data].", "--data", "-d"
+    overrides: dict,
+    config: Path = typer.Option(
+        None, "--config", "-c", help="YAML file with ExpandConfig keys; flags override it."
     ),
-    generator: str = _opt("GAN run id (or imported generator name).", "--generator", "-g"),
-    classic: bool = typer.Option(
-        None,
-        "--classic",
-        help="Classic-augmented copies of real images instead of a GAN.",
-        show_default=False,
-    ),
-    policy: str = _opt("--classic policy name or YAML file [default: default].", "--policy"),
-    strength: float = _opt("--classic strength [default: 1.0].", "--strength"),
-    per_class: int = _opt("Add exactly N synthetic train images to every class.", "--per-class"),
-    balance: bool = typer.Option(
-        None,
-        "--balance",
-        help="Fill every class up to the largest class count × --multiplier.",
-        show_default=False,
-    ),
-    multiplier: float = _opt(
-        "With --balance: target = largest count × M; M > 1 grows the largest class too "
-        "[default: 1.0].",
-        "--multiplier",
-    ),
-    name: str = _opt("Output dataset name [default: <data>-expanded].", "--name", "-n"),
-    seed: int = _opt("Seed for source picks and generation noise [default: 0].", "--seed"),
-    allow_foreign_generator: bool = typer.Option(
-        None,
-        "--allow-foreign-generator",
-        help="Use a generator trained on images outside the dataset's train split (never on "
-        "its val/test images); the expansion and its run record it.",
-        show_default=False,
-    ),
-    batch_size: int = _opt("Generation batch size [default: 256].", "--batch-size", "-b"),
-    device: str = _opt("auto | cpu | cuda [default: auto].", "--device"),
-    experiment: str = _opt("MLflow experiment [default: augplat].", "--experiment"),
-    run_name: str = _opt("MLflow run name.", "--run-name"),
-    tracking_uri: str = _opt(TRACKING_URI_HELP, "--tracking-uri"),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    tracking_uri: str = TRACKING_URI,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Make a new dataset whose train split is grown with synthetic (GAN or classic) images."""
     setup_logging(verbose)
-    overrides = {k: v for k, v in locals().items() if k not in _NOT_CONFIG}
-    from augplat.classify.config import build_config
     from augplat.expand import ExpandConfig, expand_dataset
+    from augplat.runtime.settings import build_config
 
     cfg = build_config(ExpandConfig, config, overrides)
     result = expand_dataset(cfg, tracking_uri=tracking_uri)
     _print_result(result)
-
-
-_NOT_CONFIG = {"config", "tracking_uri", "verbose"}
 
 
 def _print_result(result) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+from augplat.cli.common import TRACKING_URI, VERBOSE, setup_logging
 
 
 def _mb(size: int) -> str:
@@ -21,15 +21,15 @@ def _mb(size: int) -> str:
 
 def gc(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
-    tracking_uri: str = typer.Option(None, "--tracking-uri", help=TRACKING_URI_HELP),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging."),
+    tracking_uri: str = TRACKING_URI,
+    verbose: bool = VERBOSE,
 ) -> None:
     """Remove local run state (checkpoints, caches) that no run will read again."""
     setup_logging(verbose)
     from augplat import tracking
     from augplat.maintenance import gc as collector
 
-    found = collector.plan(tracking.client(tracking_uri))
+    found = collector.plan(tracking.connect(tracking_uri))
     verb = "would remove" if dry_run else "removed"
     if not dry_run:
         collector.remove(found)

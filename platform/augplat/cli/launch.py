@@ -20,7 +20,7 @@ from pathlib import Path
 
 import typer
 
-from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+from augplat.cli.common import TRACKING_URI, setup_logging
 
 
 class EnvManager(str, Enum):
@@ -72,9 +72,7 @@ def launch(
     parent: str = typer.Option(
         None, "--parent", help="Run id recorded as the step's parent run.", show_default=False
     ),
-    tracking_uri: str = typer.Option(
-        None, "--tracking-uri", help=TRACKING_URI_HELP, show_default=False
-    ),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Run one augplat step through mlflow.projects.run and wait for it."""
     setup_logging()

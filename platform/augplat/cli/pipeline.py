@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import typer
 
-from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+from augplat.cli.common import TRACKING_URI, setup_logging
 from augplat.cli.launch import PROJECT_HELP, EnvManager
 
 
@@ -37,9 +37,7 @@ def pipeline(
     rerun: bool = typer.Option(
         False, "--rerun", help="Launch every step, even when a finished run matches."
     ),
-    tracking_uri: str = typer.Option(
-        None, "--tracking-uri", help=TRACKING_URI_HELP, show_default=False
-    ),
+    tracking_uri: str = TRACKING_URI,
 ) -> None:
     """Run a pipeline of MLflow Projects steps; finished identical steps are reused."""
     setup_logging()

@@ -16,7 +16,7 @@ from enum import Enum
 
 import typer
 
-from augplat.cli.common import TRACKING_URI_HELP, setup_logging
+from augplat.cli.common import TRACKING_URI, setup_logging
 
 
 class Backend(str, Enum):
@@ -40,7 +40,7 @@ def study(
         show_envvar=True,
         help="Optuna storage: SQLAlchemy URL or journal file. Default: a journal file.",
     ),
-    tracking_uri: str = typer.Option(None, help=TRACKING_URI_HELP),
+    tracking_uri: str = TRACKING_URI,
     backend: Backend = typer.Option(
         None, "--backend", help="Search backend (default: the study file's `backend`)."
     ),

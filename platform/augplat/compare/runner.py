@@ -17,40 +17,50 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ConfigDict, Field
+
 from augplat.compare.analysis import Analysis, Table, analyse
 from augplat.compare.collect import collect
 from augplat.compare.report import write_report
 from augplat.errors import ConfigError
+from augplat.runtime.settings import StrictModel
+from augplat.tracking import tags as tag
 
 DEFAULT_BASELINE = "baseline"
 
 
-@dataclass(frozen=True)
-class CompareConfig:
-    """One comparison.
+class CompareConfig(StrictModel):
+    """One comparison; each field is also an ``augplat compare`` option (``run_ids``: arguments).
 
-    Attributes:
-        run_ids: Explicit runs to compare.
-        study: Also compare the finished child runs of this study.
-        experiment: Also compare every finished train/ensemble run of this experiment (the
-            ``augplat`` experiment when nothing else is given); the comparison is logged here.
-        metric: The metric compared.
-        baseline: Arm the others are tested against (default: the study's baseline arm with
-            ``--study``, else ``baseline``; optional then).
-        out: Directory for the files (default ``comparisons/<run-id>``).
-        alpha: Significance level.
-        run_name: MLflow run name of the comparison.
+    With no run ids and no study, every finished train/ensemble run of ``experiment`` (the
+    ``augplat`` experiment when unset) is compared.
     """
 
-    run_ids: tuple[str, ...] = ()
-    study: str | None = None
-    experiment: str | None = None
-    metric: str = "test_top1"
-    baseline: str | None = None
-    out: Path | None = None
-    alpha: float = 0.05
-    run_name: str | None = None
-    group_by: tuple[str, ...] | None = None
+    model_config = ConfigDict(frozen=True)
+
+    run_ids: tuple[str, ...] = Field((), description="runs to compare (train or ensemble runs)")
+    study: str | None = Field(None, description="compare the finished runs of this study")
+    experiment: str | None = Field(
+        None,
+        description="compare every finished train/ensemble run of this experiment (default when "
+        "no run ids or --study: augplat); the comparison run is logged there",
+    )
+    metric: str = Field("test_top1", description="metric to compare")
+    baseline: str | None = Field(
+        None,
+        description="arm the others are tested against (default: the study's baseline arm with "
+        "--study, else baseline, i.e. --aug none on the original data)",
+    )
+    out: Path | None = Field(
+        None, description="directory for tables and plot (default: comparisons/<run-id>)"
+    )
+    alpha: float = Field(0.05, ge=0, le=1, description="significance level")
+    run_name: str | None = Field(None, description="MLflow run name")
+    group_by: tuple[str, ...] | None = Field(
+        None,
+        description="comma-separated settings that make an arm (e.g. aug,gan_prob); other "
+        "settings are pooled (default: every resolved setting except the seed and fold)",
+    )
 
 
 @dataclass
@@ -111,7 +121,7 @@ def verdict_tags(a: Analysis) -> dict[str, str]:
         suffix = table_suffix(table, len(a.tables) > 1)
         main = table is a.main
         for label, text in table.words.items():
-            tags[f"augplat.verdict.{label}{'' if main else suffix}"] = text
+            tags[f"{tag.VERDICT_PREFIX}{label}{'' if main else suffix}"] = text
     return tags
 
 
@@ -148,9 +158,9 @@ def compare_runs(cfg: CompareConfig, *, tracking_uri: str | None = None) -> Comp
     from augplat.runtime.fsutil import atomic_dir
 
     _check_out(cfg.out)
-    mlflow_client = tracking.client(tracking_uri)
-    found = collect(mlflow_client, cfg.run_ids, cfg.study, cfg.experiment, cfg.metric, cfg.group_by)
-    study_baseline = found.study_tags.get("augplat.baseline")
+    store = tracking.connect(tracking_uri)
+    found = collect(store, cfg.run_ids, cfg.study, cfg.experiment, cfg.metric, cfg.group_by)
+    study_baseline = found.study_tags.get(tag.BASELINE)
     analysis = analyse(
         found.records,
         cfg.metric,
@@ -158,15 +168,14 @@ def compare_runs(cfg: CompareConfig, *, tracking_uri: str | None = None) -> Comp
         explicit_baseline=cfg.baseline is not None,
         alpha=cfg.alpha,
     )
-    experiment = cfg.experiment or mlflow_client.get_experiment(found.experiment_id).name
-    tags = {"augplat.kind": "compare", "augplat.metric": cfg.metric}
-    tags["augplat.baseline"] = analysis.baseline or "none"
+    experiment = cfg.experiment or store.experiment_name(found.experiment_id)
+    tags = {tag.KIND: tag.KIND_COMPARE, tag.METRIC: cfg.metric}
+    tags[tag.BASELINE] = analysis.baseline or "none"
     if cfg.study:
-        tags["augplat.study"] = cfg.study
+        tags[tag.STUDY] = cfg.study
     run_name = cfg.run_name or f"compare-{cfg.metric}"
-    logger = tracking.start_run(experiment, run_name, tags=tags, tracking_uri=tracking_uri)
-    out = cfg.out or Path("comparisons") / logger.run_id
-    with logger.closing():
+    with tracking.open_run(experiment, run_name, tags=tags, tracking_uri=tracking_uri) as logger:
+        out = cfg.out or Path("comparisons") / logger.run_id
         with atomic_dir(out, overwrite=True) as tmp:
             write_report(analysis, tmp)
         _log(logger, cfg, analysis, found.skipped, out)

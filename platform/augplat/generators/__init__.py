@@ -2,7 +2,8 @@
 
 Public surface:
 
-* :class:`GanMethod` (the documented contract), :class:`GanSpec`, :data:`GAN_METHODS`;
+* :class:`GanMethod` (the documented contract; alias :class:`Generator`), :class:`GanSpec`,
+  :data:`GAN_METHODS`; :class:`Role` / :class:`Roles` (what a method makes for each consumer);
 * :class:`GanConfig` and :func:`train_gan` (one tracked, resumable training run);
 * :func:`load_generator` (a run's generator), :func:`find_finished_run` (reuse a finished run);
 * :func:`import_translator` (a TorchScript image-to-image model as a generator run);
@@ -10,7 +11,7 @@ Public surface:
 Importing this package imports torch; the CLI imports it lazily.
 """
 
-from augplat.generators.base import GanMethod
+from augplat.generators.base import GanMethod, Generator
 from augplat.generators.config import GanConfig
 from augplat.generators.imported import import_translator
 from augplat.generators.registry import (
@@ -20,6 +21,7 @@ from augplat.generators.registry import (
     load_generator,
     trainable_methods,
 )
+from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import GanSpec
 from augplat.generators.train import GanTrainResult, train_gan
 
@@ -31,6 +33,9 @@ __all__ = [
     "GanMethod",
     "GanSpec",
     "GanTrainResult",
+    "Generator",
+    "Role",
+    "Roles",
     "find_finished_run",
     "import_translator",
     "load_generator",

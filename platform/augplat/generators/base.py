@@ -4,10 +4,12 @@ How to use a generator (any method)::
 
     from augplat.generators import load_generator
     gan = load_generator(run_id, device="cuda")
-    gan.condition_semantics            # {"kind": "class-code", "classes": [...], ...}
-    out = gan.translate(images, target_labels, generator=g)     # if "translate" in gan.capabilities
-    out = gan.variations(images, labels, strength=0.3, generator=g)
-    out = gan.generate(64, labels, generator=g)                 # if "generate" in gan.capabilities
+    gan.roles                          # Roles(augment=Role.VARIATION, expand=..., ...)
+    x = gan.augment_batch(images, labels, 0.3, generator=g)     # if gan.roles.augment
+    x = gan.expand_batch(sources, targets, generator=g)         # if gan.roles.expand
+    x = gan.test_view(images)                                   # if gan.roles.test_time
+    x = gan.make(Role.VARIATION, images, labels, generator=g)   # any offered role
+    out = gan.translate(images, target_labels, generator=g)     # the calls behind the roles
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 from augplat.errors import UserError
 from augplat.generators.config import GanConfig
 from augplat.generators.ema import EMA
+from augplat.generators.roles import RolePlayer, Roles
 from augplat.generators.spec import Batch, GanSpec
 from augplat.runtime.fsutil import atomic_path, write_text
 
@@ -32,7 +35,7 @@ FORMAT_VERSION = 1
 META_FILE, WEIGHTS_FILE = "gan.json", "weights.pt"
 
 
-class GanMethod:
+class GanMethod(RolePlayer):
     """Base class and contract of a GAN method.
 
     **Ownership.** The method owns its networks, optimisers and its whole optimisation step
@@ -57,25 +60,38 @@ class GanMethod:
     * ``variations(images, labels, strength)`` — same-label variations for augmentation.
     * ``generate(n, labels)`` — new images from noise (noise methods only).
 
-    A method that cannot do one of these raises :class:`UserError` naming what it can do; check
-    :attr:`capabilities` first. :attr:`condition_semantics` says what conditions mean.
+    A method that cannot do one of these raises :class:`UserError` naming what it can do.
+    :attr:`condition_semantics` says what conditions mean.
+
+    **Roles.** :attr:`roles` (one :class:`~augplat.generators.roles.Roles` per method) says what
+    the method makes for each consumer; consumers call :meth:`augment_batch`,
+    :meth:`expand_batch`, :meth:`test_view` or :meth:`make` and never inspect kinds.
+    :attr:`capabilities` (the calls above) follow from the roles.
 
     **Persistence.** :meth:`save` writes ``gan.json`` (method, config, spec, condition semantics)
     and ``weights.pt`` (generator weights only: EMA weights when enabled); :meth:`load` rebuilds
     the method from them alone. Checkpoints (:meth:`training_state`) hold everything else.
 
-    Subclasses set the class attributes, register with ``@GAN_METHODS.register(name)``, and
-    implement :meth:`build_generators`, :meth:`build_training`, :meth:`train_step`,
-    :meth:`preview` and the ``_*_batch`` methods of their capabilities.
+    Subclasses set the class attributes (``roles`` above all), register with
+    ``@GAN_METHODS.register(name)``, and implement :meth:`build_generators`,
+    :meth:`build_training`, :meth:`train_step`, :meth:`preview` and the ``_*_batch`` methods
+    their roles call.
     """
 
     name: ClassVar[str] = ""
     trainable: ClassVar[bool] = True
     condition_kind: ClassVar[str] = "class-code"  # "class-code" | "domain" | "noise"
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    roles: ClassVar[Roles] = Roles()
+    capabilities: ClassVar[frozenset[str]] = frozenset()  # derived from ``roles``
     defaults: ClassVar[dict[str, Any]] = {}
     needs_domain_b: ClassVar[bool] = False
     min_classes: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "roles" in cls.__dict__:  # declared here: check it once, derive the capabilities
+            cls.roles.check(cls.name or cls.__name__)
+            cls.capabilities = cls.roles.calls
 
     def __init__(self, cfg: GanConfig, spec: GanSpec, device: str | torch.device = "cpu"):
         self.cfg, self.spec, self.device = cfg, spec, torch.device(device)
@@ -239,6 +255,18 @@ class GanMethod:
         empty = torch.zeros(0, self.spec.channels, self.spec.size, self.spec.size)
         return torch.cat(out) if out else empty
 
+    # ------------------------------------------------------- fitting a dataset ----
+
+    @property
+    def fixed_shape(self) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` of the images it takes and makes; None: any (fully convolutional)."""
+        return (self.spec.channels, self.spec.size, self.spec.size)
+
+    @property
+    def label_classes(self) -> list[str] | None:
+        """The classes its labels index (a dataset must match); None when labels pass through."""
+        return None if self.condition_kind == "domain" else list(self.spec.classes)
+
     def _translate_batch(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         raise NotImplementedError
 
@@ -348,3 +376,7 @@ class GanMethod:
 def one_hot(labels: torch.Tensor, k: int) -> torch.Tensor:
     """Float one-hot rows of int ``labels``."""
     return torch.nn.functional.one_hot(labels.long(), k).float()
+
+
+# The contract is not GAN-specific (the diffusion family builds on it): a neutral name.
+Generator = GanMethod

@@ -28,6 +28,7 @@ from augplat.generators.diffaugment import AdaptiveP, diff_augment, parse_policy
 from augplat.generators.losses import d_loss, g_loss, gradient_penalty, real_sign
 from augplat.generators.networks import ConditionalGenerator, ProjectionDiscriminator
 from augplat.generators.registry import GAN_METHODS
+from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import Batch
 
 PREVIEW_MAX_CLASSES = 10
@@ -39,7 +40,14 @@ class ConditionalGAN(GanMethod):
 
     name = "cgan"
     condition_kind = "noise"
-    capabilities = frozenset({"generate", "variations"})
+    # A fresh sample of the label replaces a training sample and grows a class; its
+    # ``variations`` are such samples too (the input only gives count and device).
+    roles = Roles(
+        augment=Role.SAMPLE,
+        expand=Role.SAMPLE,
+        quality=(Role.SAMPLE,),
+        extra=frozenset({Role.VARIATION}),
+    )
     defaults: ClassVar[dict[str, Any]] = {
         "gan_loss": "hinge",
         "n_critic": 1,

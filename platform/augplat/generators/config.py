@@ -14,7 +14,9 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from augplat.runtime.settings import JobConfig
 
 # Fields that change how a run is executed or tracked, not what it learns: left out of the
 # fingerprint so a run on another device, or re-evaluated differently, is still "the same GAN".
@@ -34,80 +36,87 @@ RUNTIME_FIELDS = frozenset(
 )
 
 
-class GanConfig(BaseModel):
+class GanConfig(JobConfig):
     """One GAN training run: data, architecture, losses, optimisation, runtime, tracking.
 
     Defaults follow the reference implementations (CycleGAN: Adam 2e-4 / beta1 0.5, lambda 10,
     identity 0.5·lambda, pool 50; StarGAN: lambda_cls 1, lambda_rec 10, lambda_gp 10, 5 critic
     steps) with the network widths kept; only the epoch count is small so a CPU run is minutes.
+    Each field is also an ``augplat gan train`` option; its description is the option's help.
     """
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     method: str = Field("cgan", description="registered GAN method (cyclegan, stargan, cgan)")
 
     # data
     data: str = Field("digits", description="prepared dataset (domain A for cyclegan)")
-    classes: list[str] | None = Field(None, description="keep only these classes of `data`")
-    data_b: str | None = Field(None, description="cyclegan domain B dataset (default: `data`)")
-    classes_b: list[str] | None = Field(None, description="keep only these classes of domain B")
-    size: int | None = Field(None, ge=8, le=1024, description="resize every image to size×size")
-    channels: Literal[1, 3] | None = Field(None, description="convert images to 1 or 3 channels")
+    classes: list[str] | None = Field(None, description="comma-separated classes of --data to keep")
+    data_b: str | None = Field(
+        None, description="domain B of cyclegan: prepared dataset (e.g. a prepared folder)"
+    )
+    classes_b: list[str] | None = Field(None, description="comma-separated classes for domain B")
+    size: int | None = Field(None, ge=8, le=1024, description="resize all images to SIZE×SIZE")
+    channels: Literal[1, 3] | None = Field(
+        None, description="convert all images to 1 or 3 channels"
+    )
 
     # architecture
-    ngf: int = Field(64, ge=1, description="generator base width")
-    ndf: int = Field(64, ge=1, description="discriminator base width")
-    n_blocks: int = Field(6, ge=0, description="residual blocks of the ResNet generator")
-    n_layers_d: int | None = Field(None, ge=1, description="PatchGAN depth; None fits the size")
-    z_dim: int = Field(128, ge=1, description="cgan noise dimension")
+    ngf: int = Field(64, ge=1, description="generator width")
+    ndf: int = Field(64, ge=1, description="discriminator width")
+    n_blocks: int = Field(6, ge=0, description="ResNet generator blocks")
+    n_layers_d: int | None = Field(
+        None, ge=1, description="PatchGAN depth (default: fits the size)"
+    )
+    z_dim: int = Field(128, ge=1, description="noise size of cgan")
 
     # losses
-    gan_loss: Literal["lsgan", "wgangp", "hinge"] | None = None
-    lambda_cycle: float = Field(10.0, ge=0)
+    gan_loss: Literal["lsgan", "wgangp", "hinge"] | None = Field(
+        None, description="adversarial loss (default: per method)"
+    )
+    lambda_cycle: float = Field(10.0, ge=0, description="cycle loss weight")
     lambda_identity: float = Field(0.5, ge=0, description="identity weight, × lambda_cycle")
-    pool_size: int = Field(50, ge=0, description="image pool size; 0 disables the pool")
-    lambda_cls: float = Field(1.0, ge=0)
-    lambda_rec: float = Field(10.0, ge=0)
-    lambda_gp: float = Field(10.0, ge=0)
+    pool_size: int = Field(50, ge=0, description="image pool size; 0 = off")
+    lambda_cls: float = Field(1.0, ge=0, description="domain classification weight")
+    lambda_rec: float = Field(10.0, ge=0, description="reconstruction weight")
+    lambda_gp: float = Field(10.0, ge=0, description="gradient penalty weight")
     mix_prob: float = Field(
         0.25, ge=0, le=1, description="stargan: share of targets that are mixes of two codes"
     )
 
     # discriminator augmentation (cgan)
-    diffaug: str = Field("color,translation,cutout", description="DiffAugment ops; '' disables")
-    ada: bool = Field(False, description="adapt the augmentation probability (ADA heuristic)")
-    ada_target: float = Field(0.6, gt=0, lt=1)
-    ada_interval: int = Field(4, ge=1, description="steps between probability adjustments")
-    ada_kimg: float = Field(
-        100.0, gt=0, description="thousands of images for p to move from 0 to 1"
-    )
+    diffaug: str = Field("color,translation,cutout", description="DiffAugment ops; '' = off")
+    ada: bool = Field(False, description="adaptive augmentation probability (ADA heuristic)")
+    ada_target: float = Field(0.6, gt=0, lt=1, description="ADA target r_t")
+    ada_interval: int = Field(4, ge=1, description="ADA: steps between probability adjustments")
+    ada_kimg: float = Field(100.0, gt=0, description="ADA speed in kimg for p 0→1")
 
     # optimisation
-    epochs: int = Field(10, ge=1, description="epochs at constant learning rate")
-    decay_epochs: int = Field(0, ge=0, description="further epochs with lr decaying to 0")
-    max_steps: int | None = Field(None, ge=1, description="stop after this many steps in total")
-    batch_size: int | None = Field(None, ge=1)
-    lr: float | None = Field(None, gt=0, description="generator learning rate")
-    lr_d: float | None = Field(None, gt=0, description="discriminator lr (default: lr)")
-    beta1: float = Field(0.5, ge=0, lt=1)
-    beta2: float = Field(0.999, ge=0, lt=1)
-    n_critic: int | None = Field(None, ge=1, description="discriminator steps per generator step")
+    epochs: int = Field(10, ge=1, description="epochs at constant lr")
+    decay_epochs: int = Field(0, ge=0, description="further epochs with linear lr decay")
+    max_steps: int | None = Field(
+        None, ge=1, description="step budget: stop training after N steps"
+    )
+    batch_size: int | None = Field(None, ge=1, description="batch size (default: per method)")
+    lr: float | None = Field(None, gt=0, description="generator lr (default: per method)")
+    lr_d: float | None = Field(None, gt=0, description="discriminator lr (default: --lr)")
+    beta1: float = Field(0.5, ge=0, lt=1, description="Adam beta1")
+    beta2: float = Field(0.999, ge=0, lt=1, description="Adam beta2")
+    n_critic: int | None = Field(None, ge=1, description="D steps per G step (default: per method)")
     ema: float = Field(0.0, ge=0, lt=1, description="EMA decay of generator weights; 0 = off")
 
     # runtime
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    seed: int = Field(0, description="seed for everything")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="device")
     amp: bool = Field(True, description="bf16 autocast on CUDA")
     log_every: int = Field(20, ge=1, description="steps between loss logs")
     checkpoint_every: int = Field(200, ge=1, description="steps between checkpoints")
-    preview_images: int = Field(8, ge=1, le=64, description="images per row of sample grids")
+    preview_images: int = Field(8, ge=1, le=64, description="images per row of the sample grids")
 
     # evaluation and tracking
-    eval: bool = Field(True, description="quality metrics at the end of training")
+    eval: bool = Field(True, description="quality metrics at the end")
     eval_samples: int = Field(1000, ge=10, description="synthetic images for the metrics")
-    classifier: str | None = Field(None, description="run id of an `augplat train` run")
-    experiment: str = "augplat"
-    run_name: str | None = None
+    classifier: str | None = Field(None, description="judge: run id of an `augplat train` run")
+    experiment: str = Field("augplat", description="MLflow experiment")
+    run_name: str | None = Field(None, description="MLflow run name")
 
     @field_validator("classes", "classes_b", mode="before")
     @classmethod

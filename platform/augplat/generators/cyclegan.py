@@ -26,6 +26,7 @@ from augplat.generators.losses import d_loss, g_loss, gradient_penalty
 from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
 from augplat.generators.pool import ImagePool
 from augplat.generators.registry import GAN_METHODS
+from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import Batch
 
 
@@ -41,7 +42,15 @@ class CycleGAN(GanMethod):
 
     name = "cyclegan"
     condition_kind = "domain"
-    capabilities = frozenset({"translate", "variations"})
+    # Style translation everywhere (seed 000's cartoons): it keeps the label and needs none, so
+    # it also gives the test-time view; ``variations`` (a blend) is for direct calls.
+    roles = Roles(
+        augment=Role.STYLE,
+        expand=Role.STYLE,
+        test_time=Role.STYLE,
+        quality=(Role.STYLE,),
+        extra=frozenset({Role.VARIATION}),
+    )
     # Batch 16 instead of the paper's 1: same instance-norm statistics, far better throughput
     # on small (48 px) faces.
     defaults: ClassVar[dict[str, Any]] = {

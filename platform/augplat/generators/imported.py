@@ -26,8 +26,10 @@ from augplat.errors import DataError, UserError
 from augplat.generators.base import META_FILE, GanMethod
 from augplat.generators.config import GanConfig
 from augplat.generators.registry import GAN_METHODS
+from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import GanSpec
 from augplat.runtime.fsutil import file_sha256
+from augplat.tracking import tags as tag
 
 MODEL_FILE = "model.pt"
 RANGES = ("0,1", "-1,1")
@@ -91,7 +93,15 @@ class ImportedTranslator(GanMethod):
     name = "imported"
     trainable = False
     condition_kind = "domain"
-    capabilities = frozenset({"translate", "variations"})
+    # Style translation everywhere (seed 000's cartoons): it keeps the label and needs none, so
+    # it also gives the test-time view; ``variations`` (a blend) is for direct calls.
+    roles = Roles(
+        augment=Role.STYLE,
+        expand=Role.STYLE,
+        test_time=Role.STYLE,
+        quality=(Role.STYLE,),
+        extra=frozenset({Role.VARIATION}),
+    )
 
     def __init__(self, cfg, spec, device="cpu", module=None, value_range: str = "0,1"):
         if module is None:
@@ -101,6 +111,11 @@ class ImportedTranslator(GanMethod):
 
     def build_generators(self):
         return {"model": self._module}
+
+    @property
+    def fixed_shape(self) -> None:
+        """None: fully convolutional, any size, 1 or 3 channels (converted)."""
+        return None
 
     def _check_images(self, images: torch.Tensor) -> None:
         # Translators are fully convolutional: any size, 1 or 3 channels (converted below).
@@ -182,6 +197,7 @@ def import_translator(
     """
     from augplat import tracking
     from augplat.errors import ConfigError
+    from augplat.generators import serving
 
     if channels not in (1, 3):
         raise ConfigError(f"--channels must be 1 or 3, got {channels}")
@@ -195,12 +211,12 @@ def import_translator(
     spec = GanSpec(channels=channels, size=size, classes=(), domains=("input", name))
     method = ImportedTranslator(cfg, spec, "cpu", module=module, value_range=value_range)
     tags = {
-        "augplat.kind": "gan",
-        "augplat.gan_method": "imported",
-        "augplat.gan_name": name,
-        "augplat.gan_fingerprint": sha[:16],
-        "augplat.gan_complete": "true",
-        "augplat.condition_kind": "domain",
+        tag.KIND: tag.KIND_GAN,
+        tag.GAN_METHOD: "imported",
+        tag.GAN_NAME: name,
+        tag.GAN_FINGERPRINT: sha[:16],
+        tag.GAN_COMPLETE: "true",
+        tag.CONDITION_KIND: "domain",
     }
     logger = tracking.start_run(experiment, name, tags=tags, tracking_uri=tracking_uri)
     with logger.closing():
@@ -218,4 +234,5 @@ def import_translator(
         with tracking.scratch_dir() as tmp:
             method.save(tmp / "generator")
             logger.log_artifact(tmp / "generator", "generator")
+            serving.log_model(logger, method, tmp / "generator")
     return logger.run_id

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from augplat.errors import ConfigError
+from augplat.tracking import tags as tag
 
 HASHES_FILE = "train_hashes.npy"
 HASHES_B_FILE = "train_hashes_b.npy"
@@ -44,9 +45,9 @@ PROVENANCE_FILE = "provenance.json"
 HASH_BYTES = 16
 HASH_NAME = "blake2b-128 of the uint8 image bytes (C×H×W, C-order)"
 
-DIGEST_TAG = "augplat.train_hashes_digest"
-FOREIGN_TAG = "augplat.foreign_generator"
-REASON_TAG = "augplat.foreign_generator_reason"
+DIGEST_TAG = tag.TRAIN_HASHES_DIGEST
+FOREIGN_TAG = tag.FOREIGN_GENERATOR
+REASON_TAG = tag.FOREIGN_GENERATOR_REASON
 ALLOW_FLAG = "--allow-foreign-generator"
 
 

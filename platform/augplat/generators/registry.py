@@ -15,6 +15,7 @@ import importlib
 import os
 
 from augplat.runtime.registry import Registry
+from augplat.tracking import tags as tag
 
 GAN_METHODS: Registry = Registry("GAN method")
 
@@ -46,28 +47,28 @@ def trainable_methods() -> list[str]:
 # ------------------------------------------------------------- trained generators ----
 
 
-def find_run(mlflow_client, ref: str):
-    """The run with id ``ref``, else the newest GAN run named ``ref`` (``augplat.gan_name``)."""
-    from augplat.errors import UserError
+def find_run(store, ref: str):
+    """The run with id ``ref``, else the newest GAN run named ``ref`` (``augplat.gan_name``).
 
-    try:
-        return mlflow_client.get_run(ref)
-    except Exception:  # MlflowException for unknown ids
-        pass
-    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
-    runs = (
-        mlflow_client.search_runs(
-            experiments,
-            filter_string=f"tags.`augplat.gan_name` = '{ref}' and tags.`augplat.kind` = 'gan'",
-            order_by=["attributes.start_time DESC"],
-            max_results=1,
-        )
-        if experiments and "'" not in ref
-        else []
-    )
-    if not runs:
+    The one place a generator reference is resolved.
+
+    Args:
+        store: The tracking store (:func:`augplat.tracking.connect`).
+        ref: A run id, an imported generator's name, or a registered generator model:
+            ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` stands for the run that logged it.
+    """
+    from augplat.errors import UserError
+    from augplat.tracking import models
+
+    if models.is_model_uri(ref):
+        ref = models.source_run(store, ref)
+    run = store.get_run(ref)
+    if run is not None:
+        return run
+    named = store.find_runs(kind=tag.KIND_GAN, tags={tag.GAN_NAME: ref}, limit=1)
+    if not named:
         raise UserError(f"no GAN run with id or name '{ref}' in the tracking store")
-    return runs[0]
+    return named[0]
 
 
 def load_generator(run_id: str, tracking_uri: str | None = None, device="cpu"):
@@ -87,36 +88,39 @@ def load_generator(run_id: str, tracking_uri: str | None = None, device="cpu"):
     from augplat import tracking
     from augplat.errors import UserError
     from augplat.generators.base import META_FILE
-    from augplat.runtime.fsutil import atomic_dir
     from augplat.runtime.home import runs_dir
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no tqdm in CLIs
-    mlflow_client = tracking.client(tracking_uri)
-    run = find_run(mlflow_client, run_id)
+    store = tracking.connect(tracking_uri)
+    run = find_run(store, run_id)
     run_id = run.info.run_id
-    kind = run.data.tags.get("augplat.kind")
-    if kind != "gan":
+    kind = run.data.tags.get(tag.KIND)
+    if kind != tag.KIND_GAN:
         raise UserError(f"run {run_id} is not a GAN run (augplat.kind={kind})")
     local = runs_dir() / run_id / "generator"
     if not (local / META_FILE).is_file():
-        try:
-            with atomic_dir(local, overwrite=True) as tmp:
-                mlflow_client.download_artifacts(run_id, "generator", str(tmp))
-                for item in (tmp / "generator").iterdir():
-                    item.rename(tmp / item.name)
-                (tmp / "generator").rmdir()
-        except UserError:
-            raise
-        except Exception:  # MlflowException / OSError: no such artifact
-            raise UserError(
-                f"run {run_id} has no generator artifact yet (unfinished? continue it with "
-                f"`augplat gan train --resume {run_id}`)"
-            ) from None
+        _download_generator(store, run_id, local)
     from augplat.generators import provenance
 
     method = load_saved(local, device)
     method.provenance = provenance.read(local, run_id, method)  # what it learned from
     return method
+
+
+def _download_generator(store, run_id: str, local) -> None:
+    """The run's ``generator/`` artifact into ``local`` (atomically: all of it or nothing)."""
+    from augplat.errors import UserError
+    from augplat.runtime.fsutil import atomic_dir
+
+    with atomic_dir(local, overwrite=True) as tmp:
+        if store.download(run_id, "generator", tmp) is None:
+            raise UserError(
+                f"run {run_id} has no generator artifact yet (unfinished? continue it with "
+                f"`augplat gan train --resume {run_id}`)"
+            )
+        for item in (tmp / "generator").iterdir():
+            item.rename(tmp / item.name)
+        (tmp / "generator").rmdir()
 
 
 def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
@@ -134,23 +138,10 @@ def find_finished_run(cfg, tracking_uri: str | None = None) -> str | None:
     digests = {"a": load_dataset(cfg.data).digest}
     if cls.needs_domain_b:
         digests["b"] = load_dataset(cfg.data_b or cfg.data).digest
-    mlflow_client = tracking.client(tracking_uri)
-    experiments = [e.experiment_id for e in mlflow_client.search_experiments()]
-    if not experiments:
-        return None
-    from augplat.generators.provenance import DIGEST_TAG
-
-    runs = mlflow_client.search_runs(
-        experiments,
-        filter_string=(
-            f"tags.`augplat.gan_fingerprint` = '{fingerprint(cfg, digests)}' and "
-            "tags.`augplat.gan_complete` = 'true' and attributes.status = 'FINISHED'"
-        ),
-        order_by=["attributes.start_time DESC"],
-        max_results=20,
-    )
+    wanted = {tag.GAN_FINGERPRINT: fingerprint(cfg, digests), tag.GAN_COMPLETE: "true"}
+    runs = tracking.connect(tracking_uri).find_runs(tags=wanted, status="FINISHED")
     # Only a run that recorded its training images can be checked where it is used.
-    runs = [r for r in runs if r.data.tags.get(DIGEST_TAG)]
+    runs = [r for r in runs if r.data.tags.get(tag.TRAIN_HASHES_DIGEST)]
     return runs[0].info.run_id if runs else None
 
 
@@ -194,7 +185,8 @@ def sample_grid(
         grid, nrow = torch.stack([images, *rows], dim=1).flatten(0, 1), 5
     else:
         grid, nrow = method.preview(images, labels, images_b, gen, columns=n)
-    path = Path(out) if out else Path(f"samples_{run}.png")
+    stem = method.provenance.run_id if run.startswith("models:/") else run  # no '/' in names
+    path = Path(out) if out else Path(f"samples_{stem}.png")
     plots.image_grid((grid.float() * 255).round().to(torch.uint8).cpu().numpy(), path, nrow=nrow)
     return path
 

@@ -30,6 +30,7 @@ from augplat.generators.base import GanMethod, one_hot
 from augplat.generators.losses import d_loss, g_loss, gradient_penalty, soft_cross_entropy
 from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
 from augplat.generators.registry import GAN_METHODS
+from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import Batch
 
 
@@ -45,7 +46,14 @@ class StarGAN(GanMethod):
 
     name = "stargan"
     condition_kind = "class-code"
-    capabilities = frozenset({"translate", "variations"})
+    # Augmentation stays near the own class ("emotion augmentation"); expansion moves images of
+    # other classes to the target (seed 001); quality judges both (translation to another class
+    # for the synthetic set, variations for what augmentation feeds a classifier).
+    roles = Roles(
+        augment=Role.VARIATION,
+        expand=Role.TRANSLATION,
+        quality=(Role.TRANSLATION, Role.VARIATION),
+    )
     defaults: ClassVar[dict[str, Any]] = {
         "gan_loss": "wgangp",
         "n_critic": 5,

@@ -27,12 +27,13 @@ from typing import Any, Protocol
 
 import torch
 
+from augplat import tracking
 from augplat.errors import ConfigError
+from augplat.generators import run_log
 from augplat.generators.base import GanMethod
 from augplat.generators.config import (
     GanConfig,
     GanData,
-    fingerprint,
     prepare_data,
     resolve_defaults,
 )
@@ -42,6 +43,7 @@ from augplat.runtime.device import batch_indices, resolve_device
 from augplat.runtime.pausepoint import pause
 from augplat.runtime.progress import Reporter
 from augplat.tracking import resume as resume_point
+from augplat.tracking import tags as tag
 
 log = logging.getLogger("augplat")
 
@@ -224,76 +226,6 @@ def _fit(
     return last
 
 
-def _run_tags(cfg: GanConfig, data: GanData, method: GanMethod) -> dict[str, str]:
-    """Tags that let later steps find "a finished GAN run like this one" and reuse it."""
-    sets = data.spec.datasets
-    tags = {
-        "augplat.kind": "gan",
-        "augplat.gan_method": cfg.method,
-        "augplat.dataset": sets["a"]["name"],
-        "augplat.dataset_digest": sets["a"]["digest"],
-        "augplat.condition_kind": method.condition_kind,
-        "augplat.gan_fingerprint": fingerprint(cfg, {k: v["digest"] for k, v in sets.items()}),
-        "augplat.gan_complete": "false",
-    }
-    if "b" in sets:
-        tags["augplat.dataset_b"] = sets["b"]["name"]
-        tags["augplat.dataset_b_digest"] = sets["b"]["digest"]
-    return tags
-
-
-def _log_inputs(logger, cfg: GanConfig, data: GanData, method: GanMethod) -> None:
-    """Params, config.yaml, condition semantics and dataset lineage at the start of a run."""
-    import json
-    from pathlib import Path
-
-    from augplat import __version__
-    from augplat.data import dataset_dir
-    from augplat.runtime.settings import to_yaml
-
-    count = lambda mods: sum(p.numel() for m in mods.values() for p in m.parameters())  # noqa: E731
-    logger.log_params(
-        {
-            **cfg.model_dump(mode="json"),
-            "image_shape": [data.spec.channels, data.spec.size, data.spec.size],
-            "num_classes": len(data.spec.classes),
-            "num_train": len(data.images),
-            "num_train_b": len(data.images_b) if data.images_b is not None else 0,
-            "condition_semantics": method.condition_semantics,
-            "generator_params": count(method.generators),
-            "discriminator_params": count(method.discriminators),
-            "device_type": method.device.type,
-            "torch_version": torch.__version__,
-            "augplat_version": __version__,
-        }
-    )
-    logger.log_text(to_yaml(cfg), "config.yaml")
-    logger.log_text(json.dumps(method.condition_semantics, indent=2), "condition_semantics.json")
-    given = {"a": cfg.data, "b": cfg.data_b or cfg.data}  # name in the data home, or a path
-    for role, ds in data.datasets.items():
-        directory = Path(dataset_dir(ds.name))
-        source = directory if (directory / "manifest.json").is_file() else Path(given[role])
-        context = "training" if role == "a" else "training_domain_b"
-        logger.log_dataset(ds.name, ds.digest, str(source.resolve()), context=context)
-        if (source / "manifest.json").is_file():
-            logger.log_artifact(source / "manifest.json", f"data/{role}")
-
-
-def _log_outputs(logger, method: GanMethod, data: GanData) -> None:
-    """The generator (``generator/``: gan.json, weights and the hashes of the images it
-    trained on, :mod:`augplat.generators.provenance`) and the last checkpoint."""
-    from augplat.generators import provenance
-    from augplat.tracking import scratch_dir
-
-    with scratch_dir() as tmp:
-        method.save(tmp / "generator")
-        tags = provenance.record(tmp / "generator", data)
-        logger.log_artifact(tmp / "generator", "generator")
-    logger.set_tags(tags)
-    last = checkpoint.run_dir(logger.run_id) / checkpoint.LAST
-    logger.log_artifact(last, checkpoint.ARTIFACT_DIR)
-
-
 def _check_judge(cfg: GanConfig, data: GanData, tracking_uri, judge) -> None:
     # A bad --classifier must fail now, not after hours of training.
     if cfg.eval and judge is None:
@@ -324,7 +256,7 @@ def _open(cfg: GanConfig, resume, tracking_uri, parent_run_id, tags, overrides, 
             return _resumed(point, given, tracking_uri, judge)
     cfg, data, method = build(cfg)
     _check_judge(cfg, data, tracking_uri, judge)
-    run_tags = {**_run_tags(cfg, data, method), **(tags or {})}
+    run_tags = {**run_log.run_tags(cfg, data, method), **(tags or {})}
     logger = tracking.start_run(
         cfg.experiment,
         cfg.run_name,
@@ -332,7 +264,7 @@ def _open(cfg: GanConfig, resume, tracking_uri, parent_run_id, tags, overrides, 
         parent_run_id=parent_run_id,
         tracking_uri=tracking_uri,
     )
-    _log_inputs(logger, cfg, data, method)
+    run_log.log_inputs(logger, cfg, data, method)
     return cfg, data, method, _State(), logger
 
 
@@ -345,7 +277,7 @@ def _resumed(point, given: dict[str, Any], tracking_uri, judge):
     cfg, data, method = build(GanConfig.model_validate({**point.config, **changes}))
     _check_judge(cfg, data, tracking_uri, judge)
     if point.ckpt is None:  # killed before its first checkpoint: start over in the same run
-        _log_inputs(point.logger, cfg, data, method)
+        run_log.log_inputs(point.logger, cfg, data, method)
         return cfg, data, method, _State(), point.logger
     method.load_training_state(point.ckpt["method_state"])
     wall = float(point.ckpt.get("wall_s", 0.0))
@@ -389,34 +321,30 @@ def train_gan(
     total = total_steps(cfg, len(data.images))
     quality: dict[str, float] = {}
     try:
-        pause("gan.fit")
-        losses = _fit(cfg, data, method, st, logger, reporter, stop_after)
-        if st.step < total:
-            reporter.message(
-                f"paused at step {st.step}/{total}; continue with --resume {logger.run_id}"
-            )
-            logger.end("KILLED")
-            return GanTrainResult(logger.run_id, cfg.method, st.step, total, False, losses)
-        _log_outputs(logger, method, data)
-        pause("gan.outputs_logged")
-        if cfg.eval:
-            quality = judge.evaluate_and_log(method, data, logger, cfg, reporter)
-        logger.set_tags({"augplat.gan_complete": "true"})
-    except BaseException as exc:
-        status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-        logger.end(status)
-        raise
+        with tracking.open_run(logger=logger):
+            pause("gan.fit")
+            losses = _fit(cfg, data, method, st, logger, reporter, stop_after)
+            if st.step < total:
+                reporter.message(
+                    f"paused at step {st.step}/{total}; continue with --resume {logger.run_id}"
+                )
+                logger.end("KILLED")  # a deliberate pause: the status stands
+                return GanTrainResult(logger.run_id, cfg.method, st.step, total, False, losses)
+            run_log.log_outputs(logger, method, data)
+            pause("gan.outputs_logged")
+            if cfg.eval:
+                quality = judge.evaluate_and_log(method, data, logger, cfg, reporter)
+            logger.set_tags({tag.GAN_COMPLETE: "true"})
     finally:
         reporter.close()
-    logger.end("FINISHED")
     return GanTrainResult(logger.run_id, cfg.method, st.step, total, True, losses, quality)
 
 
 def _finished_result(logger) -> GanTrainResult:
     """A finished run's result read back from MLflow (``--resume`` of a finished run)."""
-    run = logger.client.get_run(logger.run_id)
+    run = logger.run()
     params, metrics = run.data.params, run.data.metrics
-    history = logger.client.get_metric_history(logger.run_id, "wall_time_s")
+    history = logger.metric_history("wall_time_s")
     steps = max((m.step for m in history), default=0)
     losses = {k: v for k, v in metrics.items() if k.startswith("loss_")}
     return GanTrainResult(logger.run_id, params.get("method", ""), steps, steps, True, losses)

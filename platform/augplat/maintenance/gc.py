@@ -54,10 +54,10 @@ def _size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-def _reason(mlflow_client, run) -> str | None:
+def _reason(store, run) -> str | None:
     """Why the run's local state can go, or None to keep it."""
     from augplat.runtime.checkpoints import ARTIFACT_DIR, LAST
-    from augplat.tracking import RunLogger
+    from augplat.tracking import tags as tag
 
     if run.info.lifecycle_stage == "deleted":
         return "deleted run"
@@ -65,25 +65,26 @@ def _reason(mlflow_client, run) -> str | None:
     if status in ("RUNNING", "SCHEDULED"):
         return None
     if status != "FINISHED":
-        return f"{status.lower()} study trial" if "augplat.trial" in run.data.tags else None
-    if RunLogger(mlflow_client, run.info.run_id).has_artifact(f"{ARTIFACT_DIR}/{LAST}"):
+        return f"{status.lower()} study trial" if tag.TRIAL in run.data.tags else None
+    if store.has_artifact(run.info.run_id, f"{ARTIFACT_DIR}/{LAST}"):
         return "finished, checkpoints uploaded"
     return None
 
 
-def plan(mlflow_client) -> GcPlan:
-    """Look at every local run directory; ends dead RUNNING runs FAILED as it goes."""
-    from augplat.tracking import fail_if_dead
+def plan(store) -> GcPlan:
+    """Look at every local run directory; ends dead RUNNING runs FAILED as it goes.
 
+    Args:
+        store: The tracking store (:func:`augplat.tracking.connect`).
+    """
     found = GcPlan([], [])
     root = runs_dir()
     for path in sorted(p for p in root.glob("*") if p.is_dir()) if root.is_dir() else []:
-        try:
-            run = mlflow_client.get_run(path.name)
-        except Exception:  # MlflowException: not a run of this store
+        run = store.get_run(path.name)
+        if run is None:  # not a run of this store
             found.unknown.append(path.name)
             continue
-        reason = _reason(mlflow_client, fail_if_dead(mlflow_client, run))
+        reason = _reason(store, store.fail_if_dead(run))
         if reason is not None:
             found.remove.append(Reclaim(path.name, path, reason, _size(path)))
     return found

@@ -19,11 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from augplat.errors import ConfigError
-from augplat.runtime.definitions import find_definition, validation_error_line
-from augplat.runtime.settings import read_yaml
+from augplat.runtime.definitions import find_definition
+from augplat.runtime.settings import StrictModel, read_yaml, validation_error_line
 
 STEPS = ("prepare", "gan", "expand", "study", "compare")
 # step → parameters whose values the pipeline wires from earlier steps' runs
@@ -38,11 +38,7 @@ WIRED = {
 Scalar = str | int | float | bool
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class StepSpec(_Strict):
+class StepSpec(StrictModel):
     """One step: typed entry point parameters and the rest of its config."""
 
     params: dict[str, Scalar] = Field(default_factory=dict)
@@ -55,7 +51,7 @@ class StudyStepSpec(StepSpec):
     base: str | None = Field(None, description="study name or YAML path to start from")
 
 
-class StepsSpec(_Strict):
+class StepsSpec(StrictModel):
     """The steps, in the order they run."""
 
     prepare: StepSpec
@@ -65,7 +61,7 @@ class StepsSpec(_Strict):
     compare: StepSpec | None = None
 
 
-class PipelineSpec(_Strict):
+class PipelineSpec(StrictModel):
     """A whole pipeline definition."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -111,7 +107,7 @@ def load_pipeline_spec(
     try:
         spec = PipelineSpec.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(validation_error_line(exc, path, "pipeline")) from None
+        raise ConfigError(validation_error_line(exc, path, what="pipeline")) from None
     for step in STEPS:
         given = spec.step(step)
         if given is None:

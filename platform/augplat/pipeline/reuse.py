@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from augplat.errors import ConfigError
+from augplat.tracking import run_is_kind
+from augplat.tracking import tags as tag
 
-KEY_TAG = "augplat.step_key"
+KEY_TAG = tag.STEP_KEY
 
 
 def normalise(params: dict[str, Any], declared: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -92,7 +94,7 @@ def _dataset_outputs(run) -> dict[str, str] | None:
     from augplat.data.store import MANIFEST, dataset_dir
 
     tags = run.data.tags
-    name, digest = tags.get("augplat.dataset"), tags.get("augplat.dataset_digest")
+    name, digest = tags.get(tag.DATASET), tags.get(tag.DATASET_DIGEST)
     if not name or not digest:
         return None
     manifest = dataset_dir(name) / MANIFEST
@@ -110,32 +112,30 @@ def outputs_of(step: str, run) -> dict[str, str] | None:
     if step in ("prepare", "expand"):
         return _dataset_outputs(run)
     if step == "gan":
-        if tags.get("augplat.kind") != "gan" or tags.get("augplat.gan_complete") != "true":
+        if not run_is_kind(run, tag.KIND_GAN) or tags.get(tag.GAN_COMPLETE) != "true":
             return None
-        return {"generator": run.info.run_id, "dataset": tags.get("augplat.dataset", "")}
+        return {"generator": run.info.run_id, "dataset": tags.get(tag.DATASET, "")}
     if step == "study":
-        if tags.get("augplat.kind") != "study" or not tags.get("augplat.study"):
+        if not run_is_kind(run, tag.KIND_STUDY) or not tags.get(tag.STUDY):
             return None
-        return {"study": tags["augplat.study"]}
+        return {"study": tags[tag.STUDY]}
     return {}
 
 
-def find_reusable(client, experiment_id: str, step: str, key: str):
+def find_reusable(store, experiment_id: str, step: str, key: str):
     """The newest FINISHED run of ``step`` with ``key`` whose outputs are usable, and them.
 
     Runs of this step left RUNNING by a dead process are ended FAILED on the way.
-    """
-    from augplat.tracking import end_dead_runs
 
-    running = f"tags.`{KEY_TAG}` = '{key}' and attributes.status = 'RUNNING'"
-    end_dead_runs(client, client.search_runs([experiment_id], filter_string=running))
-    runs = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.`{KEY_TAG}` = '{key}' and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        max_results=20,
-    )
-    for run in runs:
+    Args:
+        store: The tracking store (:func:`augplat.tracking.connect`).
+        experiment_id: The pipeline's experiment.
+        step: The step's name.
+        key: The step key (:func:`step_key`).
+    """
+    keyed = {KEY_TAG: key}
+    store.end_dead_runs(store.find_runs([experiment_id], tags=keyed, status="RUNNING"))
+    for run in store.find_runs([experiment_id], tags=keyed, status="FINISHED"):
         outputs = outputs_of(step, run)
         if outputs is not None:
             return run, outputs

@@ -28,6 +28,7 @@ from augplat.errors import ConfigError, UserError
 from augplat.pipeline import reuse
 from augplat.pipeline.definition import STEPS, PipelineSpec
 from augplat.runtime.progress import Reporter
+from augplat.tracking import tags as tag
 
 
 class PipelineError(UserError):
@@ -78,7 +79,7 @@ class _Context:
     code: str = ""
     env_manager: str = "local"
     tracking_uri: str | None = None
-    client: Any = None
+    store: Any = None  # augplat.tracking.Store
     experiment_id: str = ""
     parent_run_id: str = ""
     rerun: bool = False
@@ -153,7 +154,7 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 def _plan_study(ctx: _Context) -> StepPlan:
     from pydantic import ValidationError
 
-    from augplat.runtime.settings import read_yaml
+    from augplat.runtime.settings import read_yaml, validation_error_line
     from augplat.study.spec import StudySpec, find_study_file
 
     step = ctx.spec.steps.study
@@ -170,10 +171,9 @@ def _plan_study(ctx: _Context) -> StepPlan:
     try:
         StudySpec.model_validate({**config, "name": "check"})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        message = err.get("msg", "invalid").removeprefix("Value error, ")
-        raise ConfigError(f"{ctx.path}: steps.study.config.{where}: {message}") from None
+        where = "steps.study.config"
+        line = validation_error_line(exc, ctx.path, prefix=f"{where}.", what=where)
+        raise ConfigError(line) from None
     params = {"trials": "0", "workers": "1", **step.params, "mode": "fresh"}
 
     def finish(key: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +247,7 @@ def _run_step(ctx: _Context, step: str) -> StepOutcome:
     plan = PLANNERS[step](ctx)
     params = reuse.normalise(plan.params, ctx.points.get(step, {}))
     key = reuse.step_key(step, ctx.code, params, plan.config, plan.inputs, plan.sources)
-    found = None if ctx.rerun else reuse.find_reusable(ctx.client, ctx.experiment_id, step, key)
+    found = None if ctx.rerun else reuse.find_reusable(ctx.store, ctx.experiment_id, step, key)
     if found is not None:
         run, outputs = found
         ctx.reporter.message(f"{step}: reusing finished run {run.info.run_id}")
@@ -267,12 +267,12 @@ def _run_step(ctx: _Context, step: str) -> StepOutcome:
         parent_run_id=ctx.parent_run_id,
         tags={
             reuse.KEY_TAG: key,
-            "augplat.pipeline": ctx.spec.name,
-            "augplat.inputs": json.dumps(plan.inputs, sort_keys=True),
+            tag.PIPELINE: ctx.spec.name,
+            tag.INPUTS: json.dumps(plan.inputs, sort_keys=True),
         },
         tracking_uri=ctx.tracking_uri,
     )
-    outputs = reuse.outputs_of(step, ctx.client.get_run(result.run_id))
+    outputs = reuse.outputs_of(step, ctx.store.get_run(result.run_id))
     if outputs is None:
         raise PipelineError(
             f"step '{step}' finished but its run {result.run_id} records no usable output "
@@ -307,8 +307,6 @@ def run_pipeline(
         ConfigError: A bad definition or parameter, found before anything is launched.
         augplat.projects.launch.StepFailed: A step failed; the pipeline run ends FAILED.
     """
-    import yaml
-
     from augplat import tracking
     from augplat.projects.launch import absolute_store_uri, code_version, entry_points, find_project
 
@@ -317,47 +315,46 @@ def run_pipeline(
     check_definition(spec, path, points)
     uri = absolute_store_uri(tracking.resolve_tracking_uri(tracking_uri))
     code = code_version(project)
-    parent = tracking.start_run(
-        spec.experiment_name,
-        f"pipeline-{spec.name}",
-        tags={"augplat.kind": "pipeline", "augplat.pipeline": spec.name},
-        tracking_uri=uri,
-    )
-    for var in ("MLFLOW_RUN_ID", "AUGPLAT_RUN_TAGS"):  # adopted (or not): explicit ids only
-        os.environ.pop(var, None)
-    experiment = parent.client.get_experiment(parent.experiment_id)
-    ctx = _Context(
-        spec,
-        path,
-        experiment.name,
-        points=points,
-        project=project,
-        code=code,
-        env_manager=env_manager or spec.env_manager,
-        tracking_uri=uri,
-        client=parent.client,
-        experiment_id=experiment.experiment_id,
-        parent_run_id=parent.run_id,
-        rerun=rerun,
-        reporter=reporter or Reporter(),
-    )
-    try:
-        parent.log_params({"pipeline": spec.name, "code_version": code})
-        resolved = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
-        parent.log_text(resolved, "pipeline.yaml")  # with the --set overrides applied
-        for step in STEPS:
-            if spec.step(step) is not None:
-                outcome = ctx.done[step] = _run_step(ctx, step)
-                parent.set_tags(
-                    {
-                        f"augplat.step.{step}": outcome.run_id,
-                        f"augplat.reused.{step}": str(outcome.reused).lower(),
-                    }
-                )
-        rows = [vars(o) for o in ctx.done.values()]
-        parent.log_text(json.dumps(rows, indent=2), "pipeline/steps.json")
-    except BaseException as exc:
-        parent.end("KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED")
-        raise
-    parent.end("FINISHED")
-    return PipelineResult(spec.name, parent.run_id, experiment.name, list(ctx.done.values()))
+    run_tags = {tag.KIND: tag.KIND_PIPELINE, tag.PIPELINE: spec.name}
+    name = f"pipeline-{spec.name}"
+    with tracking.open_run(spec.experiment_name, name, tags=run_tags, tracking_uri=uri) as parent:
+        for var in ("MLFLOW_RUN_ID", "AUGPLAT_RUN_TAGS"):  # adopted (or not): explicit ids only
+            os.environ.pop(var, None)
+        ctx = _Context(
+            spec,
+            path,
+            parent.experiment_name(),
+            points=points,
+            project=project,
+            code=code,
+            env_manager=env_manager or spec.env_manager,
+            tracking_uri=uri,
+            store=tracking.store_of(parent),
+            experiment_id=parent.experiment_id,
+            parent_run_id=parent.run_id,
+            rerun=rerun,
+            reporter=reporter or Reporter(),
+        )
+        _run_steps(ctx, parent)
+    return PipelineResult(spec.name, parent.run_id, ctx.experiment, list(ctx.done.values()))
+
+
+def _run_steps(ctx: _Context, parent) -> None:
+    """Run (or reuse) each step in order, recording each on the pipeline run ``parent``."""
+    import yaml
+
+    spec = ctx.spec
+    parent.log_params({"pipeline": spec.name, "code_version": ctx.code})
+    resolved = yaml.safe_dump(spec.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    parent.log_text(resolved, "pipeline.yaml")  # with the --set overrides applied
+    for step in STEPS:
+        if spec.step(step) is not None:
+            outcome = ctx.done[step] = _run_step(ctx, step)
+            parent.set_tags(
+                {
+                    f"{tag.STEP_PREFIX}{step}": outcome.run_id,
+                    f"{tag.REUSED_PREFIX}{step}": str(outcome.reused).lower(),
+                }
+            )
+    rows = [vars(o) for o in ctx.done.values()]
+    parent.log_text(json.dumps(rows, indent=2), "pipeline/steps.json")

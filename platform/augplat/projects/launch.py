@@ -32,6 +32,7 @@ from typing import Any
 
 from augplat.errors import ConfigError
 from augplat.projects.project import FILE_PARAMS, Project, _git
+from augplat.tracking import tags as tag
 
 ENV_MANAGERS = ("local", "uv", "virtualenv", "conda")
 BACKENDS = ("local", "kubernetes")
@@ -316,28 +317,29 @@ def launch_step(
     values = check_params(project, step, params or {})
     kube = _backend_config(backend, backend_config)
     uri = absolute_store_uri(tracking.resolve_tracking_uri(tracking_uri))
-    client = tracking.client(uri)
+    store = tracking.connect(uri)
     run_tags = {
-        "augplat.step": step,
-        "augplat.code_version": code_version(project),
-        "augplat.env_manager": env_manager,
-        "augplat.project": project.uri,
+        tag.STEP: step,
+        tag.CODE_VERSION: code_version(project),
+        tag.ENV_MANAGER: env_manager,
+        tag.PROJECT: project.uri,
         **(tags or {}),
     }
     if parent_run_id:
-        run_tags["mlflow.parentRunId"] = parent_run_id
+        run_tags[tag.PARENT_RUN_ID] = parent_run_id
     if kube is not None:
         from augplat.projects.kube import docker_project
 
         project, values = docker_project(project, values, kube.get("image", DEFAULT_IMAGE))
     request = (project, step, values, env_manager, backend, kube, experiment, run_name)
     try:
-        run_id = _submit(*request, run_tags, client)
+        run_id = _submit(*request, run_tags, store)
     finally:
         if kube is not None:  # the copy made for the image build
             shutil.rmtree(project.uri, ignore_errors=True)
-    tracking.RunLogger(client, run_id).set_tags(run_tags)  # also when the step never started
-    status = client.get_run(run_id).info.status
+    logger = store.logger(run_id)
+    logger.set_tags(run_tags)  # also when the step never started
+    status = logger.run().info.status
     if status != "FINISHED":
         raise StepFailed(step, run_id, status)
     return LaunchResult(step, run_id, status)
@@ -346,7 +348,7 @@ def launch_step(
 _FAILED_RUN = re.compile(r"Run \(ID '([0-9a-f]+)'\) failed")
 
 
-def _submit(project, step, values, env_manager, backend, kube, experiment, run_name, tags, client):
+def _submit(project, step, values, env_manager, backend, kube, experiment, run_name, tags, store):
     """Run the step through ``mlflow.projects.run``; return its run id once it has ended.
 
     Locally the run is synchronous, so MLflow runs the command itself (no extra ``mlflow run``
@@ -380,13 +382,12 @@ def _submit(project, step, values, env_manager, backend, kube, experiment, run_n
             first = (exc.message.strip().splitlines() or ["failed"])[0]
             raise ConfigError(f"cannot launch step '{step}': {first}") from None
     if kube is not None:
-        from augplat.tracking import RunLogger
-
-        RunLogger(client, submitted.run_id).set_tags(tags)
+        logger = store.logger(submitted.run_id)
+        logger.set_tags(tags)
         try:
             submitted.wait()
         except KeyboardInterrupt:
             submitted.cancel()
-            RunLogger(client, submitted.run_id).end("KILLED")
+            logger.end("KILLED")
             raise
     return submitted.run_id

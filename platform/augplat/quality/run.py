@@ -37,24 +37,26 @@ def evaluate_run(
     from augplat.generators.registry import find_run, load_generator
     from augplat.quality.metrics import evaluate_and_log
     from augplat.runtime.device import resolve_device
+    from augplat.tracking import tags as tag
 
     dev = resolve_device(device)
     method = load_generator(run_id, tracking_uri, dev)
-    if not method.trainable and not data:
+    if not data and not method.spec.datasets.get("a"):  # an imported translator names none
         raise ConfigError("--data is required to evaluate an imported translator")
     old = method.cfg
     updates = {"data": data or old.data, "classifier": classifier or old.classifier}
     cfg = old.model_copy(update={**updates, "eval_samples": n_samples or old.eval_samples})
     gan_data = prepare_data(cfg, type(method), dev)
-    convert = (cfg.channels, cfg.size) if method.trainable else None
+    # A fixed-shape generator judges data converted to its shape; an imported one takes any.
+    convert = (cfg.channels, cfg.size) if method.fixed_shape is not None else None
     verdict = check_generator_use(
         method, gan_data.datasets["a"], allow_foreign=allow_foreign, convert=convert
     )
-    mlflow_client = tracking.client(tracking_uri)
-    logger = tracking.RunLogger(mlflow_client, find_run(mlflow_client, run_id).info.run_id)
+    store = tracking.connect(tracking_uri)
+    logger = store.logger(find_run(store, run_id).info.run_id)
     # augplat.eval_foreign_generator (+ _reason): how the judged dataset relates to its training
     tags = verdict.tags()
-    logger.set_tags({k.replace("augplat.", "augplat.eval_", 1): v for k, v in tags.items()})
+    logger.set_tags({k.replace(tag.PREFIX, tag.EVAL_PREFIX, 1): v for k, v in tags.items()})
     return evaluate_and_log(method, gan_data, logger, cfg)
 
 

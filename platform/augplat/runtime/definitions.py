@@ -3,7 +3,7 @@
 How to use::
 
     path = find_definition("digits", "studies", "AUGPLAT_STUDIES", "study")
-    raise ConfigError(validation_error_line(exc, path, "study"))
+    raise ConfigError(validation_error_line(exc, path, what="study"))  # runtime.settings
 
 A name is looked up in ``$ENV_VAR``, then ``./<folder>``, then the source tree's ``<folder>``
 (an editable install or a checkout); anything ending in ``.yaml``/``.yml`` or naming an existing
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from pydantic import ValidationError
 
 from augplat.errors import ConfigError
 
@@ -53,15 +51,3 @@ def find_definition(name_or_path: str, folder: str, env_var: str, what: str) -> 
         f"no {what} named '{name_or_path}' (looked for {folder}/{name_or_path}.yaml); "
         f"known: {', '.join(known) or 'none'}"
     )
-
-
-def validation_error_line(exc: ValidationError, path: Path, what: str) -> str:
-    """One line naming the file and the key of the first validation error."""
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err.get("loc", ()))
-    if err.get("type") == "extra_forbidden":
-        return f"{path}: unknown key '{key}'"
-    if err.get("type") == "missing":
-        return f"{path}: missing key '{key}'"
-    message = err.get("msg", "invalid value").removeprefix("Value error, ")
-    return f"{path}: {key or what}: {message}"

@@ -1,8 +1,15 @@
-"""Config files and overrides: YAML read with clear errors, pydantic models validated strictly.
+"""Settings: one strict base model, YAML read with clear errors, one validation-error formatter.
 
 A config file is plain YAML whose keys are the fields of the config model; CLI flags override
 single fields. Unknown keys are errors naming the key and the file, so a typo never silently
 falls back to a default. The resolved config is what gets logged to MLflow as ``config.yaml``.
+
+How to use::
+
+    class MyConfig(JobConfig):
+        lr: float = Field(1e-3, gt=0, description="learning rate")
+
+    cfg = build_config(MyConfig, "run.yaml", {"lr": 2e-4})
 """
 
 from __future__ import annotations
@@ -10,29 +17,60 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from augplat.errors import ConfigError
+
+
+class StrictModel(BaseModel):
+    """Base of every settings model: an unknown key is an error, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class JobConfig(StrictModel):
+    """Base of a job's config (train, gan, expand): also re-checked when a field is set later."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
 
 T = TypeVar("T", bound=BaseModel)
 
 
-def _is_cross_field(exc: ValidationError) -> bool:
-    """True when every error comes from a model-level check (it names no single key)."""
-    return not any(err.get("loc") for err in exc.errors())
+def validation_error_line(
+    exc: ValidationError | dict[str, Any],
+    source: str | Path | None = None,
+    *,
+    what: str = "",
+    prefix: str = "",
+    option: bool = False,
+) -> str:
+    """The one-line message of a validation error's first problem, naming key and source.
 
-
-def _format_validation_error(exc: ValidationError, source: str) -> str:
-    err = exc.errors()[0]
+    Args:
+        exc: The pydantic error, or one entry of its ``errors()``.
+        source: The file (or section) the values came from; None names no source.
+        what: Stands in for the key when a model-level check names none.
+        prefix: Dotted path of the model inside its file (``"gan."``).
+        option: The values came from command-line flags: name the flag (``--batch-size``).
+    """
+    err = exc.errors()[0] if isinstance(exc, ValidationError) else exc
     msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-    key = ".".join(str(p) for p in err.get("loc", ()))
-    if not key:  # a cross-field check: its message names the keys itself
-        return msg if source == "option" else f"{source}: {msg}"
-    if source == "option":  # came from the command line: name the flag the user typed
-        return f"--{key.replace('_', '-')}: {msg}"
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    if option:
+        return f"--{loc.replace('_', '-')}: {msg}" if loc else msg
+    key = prefix + loc if loc else what
+    where = f"{source}: " if source else ""
     if err.get("type") == "extra_forbidden":
-        return f"{source}: unknown key '{key}'"
-    return f"{source}: {key}: {msg}"
+        return f"{where}unknown key '{key}'"
+    if err.get("type") == "missing":
+        return f"{where}missing key '{key}'"
+    return f"{where}{key}: {msg}" if key else f"{where}{msg}"
+
+
+def first_error_message(exc: ValidationError) -> str:
+    """The bare message of the first problem (for checks that name the key themselves)."""
+    return str(exc.errors()[0].get("msg", "invalid value")).removeprefix("Value error, ")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -71,14 +109,18 @@ def build_config(
     try:
         model.model_validate(values)  # file errors are reported against the file
     except ValidationError as exc:
-        # A cross-field check may be satisfied by the overrides (aug: gan + --generator).
-        if not given or not _is_cross_field(exc):
-            raise ConfigError(_format_validation_error(exc, source)) from None
+        # Overrides may settle a missing key or a cross-field check (aug: gan + --generator).
+        errors = exc.errors()
+        blamed = [e for e in errors if not given or (e["loc"] and e["type"] != "missing")]
+        if blamed:
+            raise ConfigError(validation_error_line(blamed[0], source)) from None
     try:
         return model.model_validate({**values, **given})
     except ValidationError as exc:
-        where = source if file and _is_cross_field(exc) else "option"
-        raise ConfigError(_format_validation_error(exc, where)) from None
+        err = exc.errors()[0]
+        if (file and not err["loc"]) or err["type"] == "missing":  # not one flag's fault
+            raise ConfigError(validation_error_line(exc, source)) from None
+        raise ConfigError(validation_error_line(exc, option=True)) from None
 
 
 def to_yaml(config: BaseModel) -> str:

@@ -22,8 +22,9 @@ from typing import Any
 from augplat.errors import UserError
 from augplat.runtime.progress import Reporter
 from augplat.study.final_spec import is_ensemble
+from augplat.tracking import tags as tag
 
-CELL_TAG = "augplat.cell"
+CELL_TAG = tag.CELL
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,15 @@ class Cell:
     def tags(self, study: str) -> dict[str, str]:
         """The tags every run of this cell carries."""
         tags = {
-            "augplat.study": study,
-            "augplat.final": "true",
-            "augplat.arm": self.arm,
-            "augplat.seed": str(self.seed),
-            "augplat.fraction": f"{self.fraction:g}",
+            tag.STUDY: study,
+            tag.FINAL: "true",
+            tag.ARM: self.arm,
+            tag.SEED: str(self.seed),
+            tag.FRACTION: f"{self.fraction:g}",
             CELL_TAG: self.key,
         }
         if self.fold is not None:
-            tags["augplat.fold"] = str(self.fold)
+            tags[tag.FOLD] = str(self.fold)
         return tags
 
 
@@ -118,17 +119,15 @@ class FinalGrid:
         """Finished cells of earlier attempts; dead ones ended FAILED (never counted)."""
         from augplat import tracking
 
-        mlflow_client = tracking.client(self.tracking_uri)
-        runs = tracking.search_all(
-            mlflow_client,
-            [self.parent.experiment_id],
-            f"tags.`mlflow.parentRunId` = '{self.parent.run_id}' AND tags.`augplat.final` = 'true'",
+        store = tracking.connect(self.tracking_uri)
+        runs = store.find_runs(
+            [self.parent.experiment_id], parent=self.parent.run_id, tags={tag.FINAL: "true"}
         )
         for run in runs:  # newest first
             key = run.data.tags.get(CELL_TAG)
             if key is None:
                 continue
-            run = tracking.fail_if_dead(mlflow_client, run)
+            run = store.fail_if_dead(run)
             status = run.info.status
             if status == "FINISHED" and key not in self.done:
                 self.done[key] = run.info.run_id
@@ -190,7 +189,7 @@ class FinalGrid:
             tracking_uri=self.tracking_uri,
             reporter=_CellReporter(),
             parent_run_id=self.parent.run_id,
-            tags={**cell.tags(self.spec.name), "augplat.tune": self.spec.final.tune},
+            tags={**cell.tags(self.spec.name), tag.TUNE: self.spec.final.tune},
             # crash tests stop the index-th cell here, its run open (AUGPLAT_TEST_PAUSE_AT)
             on_start=lambda _run_id: pause("study.cell_started", index),
         )

@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from augplat.runtime.progress import MessagesOnly, Reporter
+from augplat.tracking import tags as tag
 
 
 class FinalInputs:
@@ -94,7 +95,7 @@ class FinalInputs:
         from augplat.quality import train_generator
 
         self.reporter.message(f"generator ({name}): training {cfg.method} on '{cfg.data}'")
-        tags = {"augplat.study": self.spec.name, "augplat.fraction": f"{fraction:g}"}
+        tags = {tag.STUDY: self.spec.name, tag.FRACTION: f"{fraction:g}"}
         quiet = MessagesOnly(Reporter())  # no per-epoch lines inside the final stage
         return train_generator(
             cfg, tracking_uri=self.tracking_uri, reporter=quiet, tags=tags

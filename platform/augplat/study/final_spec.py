@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from augplat.classify.config import TrainConfig
+from augplat.runtime.settings import StrictModel, first_error_message
 
 GENERATIVE = "generative"  # the pseudo-setting `generative: off`
 ENSEMBLE_KEYS = {"ensemble", "rule"}
@@ -56,14 +57,11 @@ def _check_setting(arm: str, key: str, value: Any) -> None:
             kind = Annotated[(kind, *field.metadata)]
         TypeAdapter(kind).validate_python(value)
     except ValidationError as exc:
-        msg = exc.errors()[0].get("msg", "invalid value")
-        raise ValueError(f"arms.{arm}.{key}: {msg}") from None
+        raise ValueError(f"arms.{arm}.{key}: {first_error_message(exc)}") from None
 
 
-class FinalSpec(BaseModel):
+class FinalSpec(StrictModel):
     """The final stage: each (arm, seed, fraction) cell is one nested run, tested once."""
-
-    model_config = ConfigDict(extra="forbid")
 
     seeds: int | list[int] = Field(6, description="a count (0..n-1) or the seeds themselves")
     epochs: int | None = Field(None, ge=1, description="default: the trials' epochs")

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from augplat.errors import ConfigError
+from augplat.tracking import tags as tag
 
 _GAN_VALUES = {"aug": {"gan", "both"}, "train_on": {"synthetic", "united"}}
 
@@ -49,6 +50,7 @@ def gan_config(spec):
     from pydantic import ValidationError
 
     from augplat.generators import GanConfig
+    from augplat.runtime.settings import validation_error_line
 
     values: dict[str, Any] = {"data": spec.train.get("data", "digits"), **(spec.gan or {})}
     values.setdefault("experiment", spec.experiment_name)
@@ -56,9 +58,7 @@ def gan_config(spec):
     try:
         return GanConfig.model_validate(values)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err.get("loc", ()))
-        raise ConfigError(f"gan.{key}: {err.get('msg', 'invalid value')}") from None
+        raise ConfigError(validation_error_line(exc, prefix="gan.", what="gan")) from None
 
 
 def _trial_data(spec):
@@ -101,6 +101,10 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
     if named:
         if _may_use_generator(spec):
             _check_named(spec, named, tracking_uri)
+            if str(named).startswith("models:/"):  # pin the alias: every cell, one generator
+                from augplat.augment.generative import resolve_generator_run
+
+                named = spec.train["generator"] = resolve_generator_run(named, tracking_uri)
         return named
     if not _may_use_generator(spec):
         return None
@@ -123,7 +127,7 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
 
         if reporter is not None:
             reporter.message(f"generator: training {cfg.method} on '{cfg.data}' first")
-        tags = {"augplat.study": spec.name}
+        tags = {tag.STUDY: spec.name}
         result = train_generator(cfg, tracking_uri=tracking_uri, reporter=reporter, tags=tags)
         run_id = result.run_id
     spec.train["generator"] = run_id

@@ -16,6 +16,7 @@ from augplat.runtime.progress import Reporter
 from augplat.study.space import suggest_params
 from augplat.study.spec import StudySpec
 from augplat.study.storage import beat, mark_owner
+from augplat.tracking import tags as tag
 
 log = logging.getLogger("augplat")
 
@@ -108,9 +109,7 @@ class Objective:
     def _tag(self, run_id: str, state: str) -> None:
         from augplat import tracking
 
-        tracking.RunLogger(tracking.client(self.tracking_uri), run_id).set_tags(
-            {"augplat.trial_state": state}
-        )
+        tracking.connect(self.tracking_uri).logger(run_id).set_tags({tag.TRIAL_STATE: state})
 
     def __call__(self, trial) -> float:
         from augplat.classify.finetune import train_classifier
@@ -132,7 +131,7 @@ class Objective:
             if trial.should_prune():
                 raise pruned_error(f"pruned at epoch {epoch}")
 
-        tags = {"augplat.study": self.spec.name, "augplat.trial": str(trial.number)}
+        tags = {tag.STUDY: self.spec.name, tag.TRIAL: str(trial.number)}
         try:
             result = train_classifier(
                 cfg,

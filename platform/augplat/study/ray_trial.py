@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 from augplat.study.spec import StudySpec
+from augplat.tracking import tags as tag
 
 log = logging.getLogger("augplat")
 
@@ -63,7 +64,7 @@ def train_trial(config: dict[str, Any], ctx: dict[str, Any]) -> None:
         except SystemExit as exc:  # Tune stops a trial by exiting its thread at report time
             raise _StoppedByScheduler(0) from exc
 
-    tags = {"augplat.study": spec.name, "augplat.trial": str(number), "augplat.backend": "ray"}
+    tags = {tag.STUDY: spec.name, tag.TRIAL: str(number), tag.BACKEND: "ray"}
     try:
         train_classifier(
             cfg,
@@ -88,9 +89,7 @@ def _tag_trial(tracking_uri: str, run_ids: list[str], state: str) -> None:
     from augplat import tracking
 
     if run_ids:
-        tracking.RunLogger(tracking.client(tracking_uri), run_ids[0]).set_tags(
-            {"augplat.trial_state": state}
-        )
+        tracking.connect(tracking_uri).logger(run_ids[0]).set_tags({tag.TRIAL_STATE: state})
 
 
 def collect_rows(
@@ -106,8 +105,8 @@ def collect_rows(
     """
     from augplat import tracking
 
-    client = tracking.client(tracking_uri)
-    runs = _trial_runs(client, parent_run_id)
+    store = tracking.connect(tracking_uri)
+    runs = _trial_runs(store, parent_run_id)
     rows = []
     for number in sorted(trials):
         config, errored = trials[number]
@@ -128,29 +127,25 @@ def collect_rows(
             "end": run.info.end_time if run is not None else None,
         }
         if run is not None:
-            _settle_run(client, run, row, spec)
+            _settle_run(store, run, row, spec)
         rows.append(row)
     return rows
 
 
-def _trial_runs(client, parent_run_id: str) -> dict[int, Any]:
-    exp = client.get_run(parent_run_id).info.experiment_id
-    found = client.search_runs(
-        [exp], f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=50000
-    )
+def _trial_runs(store, parent_run_id: str) -> dict[int, Any]:
+    exp = store.fetch_run(parent_run_id).info.experiment_id
+    found = store.find_runs([exp], parent=parent_run_id, tags={tag.BACKEND: "ray"})
     runs: dict[int, Any] = {}
     for run in sorted(found, key=lambda r: r.info.start_time or 0):
         tags = run.data.tags
-        if tags.get("augplat.backend") == "ray" and "augplat.trial" in tags:
-            runs[int(tags["augplat.trial"])] = run  # the latest run of a number wins
+        if tag.TRIAL in tags:
+            runs[int(tags[tag.TRIAL])] = run  # the latest run of a number wins
     return runs
 
 
-def _settle_run(client, run, row: dict[str, Any], spec: StudySpec) -> None:
+def _settle_run(store, run, row: dict[str, Any], spec: StudySpec) -> None:
     """Fill the row's values from the run's metric history; make the run's tag and status agree."""
-    from augplat import tracking
-
-    history = client.get_metric_history(run.info.run_id, spec.objective.metric)
+    history = store.metric_history(run.info.run_id, spec.objective.metric)
     values = {int(m.step): float(m.value) for m in sorted(history, key=lambda m: m.timestamp)}
     row["intermediate_values"] = values
     if row["state"] == "COMPLETE" and not values:
@@ -162,9 +157,9 @@ def _settle_run(client, run, row: dict[str, Any], spec: StudySpec) -> None:
         row["value"], row["best_epoch"] = values[best_epoch], best_epoch
     elif values and state == "PRUNED":
         row["value"] = values[max(values)]  # Optuna's convention: the last reported value
-    logger = tracking.RunLogger(client, run.info.run_id)
-    if run.data.tags.get("augplat.trial_state") != state:
-        logger.set_tags({"augplat.trial_state": state})
+    logger = store.logger(run.info.run_id)
+    if run.data.tags.get(tag.TRIAL_STATE) != state:
+        logger.set_tags({tag.TRIAL_STATE: state})
     wanted = {"COMPLETE": "FINISHED", "PRUNED": "KILLED", "FAIL": "FAILED"}[state]
     if run.info.status != wanted:
         log.debug(
@@ -175,4 +170,4 @@ def _settle_run(client, run, row: dict[str, Any], spec: StudySpec) -> None:
             wanted,
         )
         logger.end(wanted)
-        row["end"] = client.get_run(run.info.run_id).info.end_time
+        row["end"] = logger.run().info.end_time

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from augplat.runtime.settings import StrictModel, first_error_message
 
 Scalar = bool | int | float | str
 
 
-class ParamSpec(BaseModel):
+class ParamSpec(StrictModel):
     """One searchable parameter."""
-
-    model_config = ConfigDict(extra="forbid")
 
     type: Literal["int", "float", "categorical"]
     low: float | None = None
@@ -120,7 +120,7 @@ def check_values(space: dict[str, ParamSpec], model: type[BaseModel]) -> None:
             try:
                 adapter.validate_python(value)
             except ValidationError as exc:
-                message = exc.errors()[0]["msg"]
+                message = first_error_message(exc)
                 raise ValueError(f"'{name}' cannot be {value!r}: {message}") from None
 
 

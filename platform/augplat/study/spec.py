@@ -15,20 +15,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from augplat.classify.config import TrainConfig, read_yaml
 from augplat.errors import ConfigError
-from augplat.runtime.definitions import find_definition, validation_error_line
+from augplat.runtime.definitions import find_definition
+from augplat.runtime.settings import StrictModel, validation_error_line
 from augplat.study.final_spec import FinalSpec
 from augplat.study.space import ParamSpec, check_conditions, check_values
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ObjectiveSpec(_Strict):
+class ObjectiveSpec(StrictModel):
     """What the search optimises; always a validation metric (the test split never selects)."""
 
     metric: Literal["val_acc", "val_loss", "val_macro_f1"] = "val_acc"
@@ -44,7 +41,7 @@ class ObjectiveSpec(_Strict):
         return self
 
 
-class SamplerSpec(_Strict):
+class SamplerSpec(StrictModel):
     """Optuna sampler."""
 
     name: Literal["tpe", "random", "cmaes", "grid"] = "tpe"
@@ -52,7 +49,7 @@ class SamplerSpec(_Strict):
     n_startup_trials: int = Field(5, ge=0, description="random trials before TPE/CMA-ES model")
 
 
-class PrunerSpec(_Strict):
+class PrunerSpec(StrictModel):
     """Optuna pruner (Ray Tune uses ASHA with the same grace period instead)."""
 
     name: Literal["median", "hyperband", "successive_halving", "none"] = "median"
@@ -62,14 +59,14 @@ class PrunerSpec(_Strict):
     reduction_factor: int = Field(3, ge=2)
 
 
-class ResourcesSpec(_Strict):
+class ResourcesSpec(StrictModel):
     """Per-trial resources (Ray Tune placement; Optuna workers are processes)."""
 
     cpu: float = Field(1.0, gt=0)
     gpu: float = Field(0.0, ge=0)
 
 
-class StudySpec(_Strict):
+class StudySpec(StrictModel):
     """A whole study definition."""
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -179,4 +176,4 @@ def load_study_spec(name_or_path: str) -> tuple[StudySpec, Path]:
     try:
         return StudySpec.model_validate(values), path
     except ValidationError as exc:
-        raise ConfigError(validation_error_line(exc, path, "study")) from None
+        raise ConfigError(validation_error_line(exc, path, what="study")) from None

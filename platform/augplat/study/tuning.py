@@ -21,6 +21,7 @@ from augplat.runtime.progress import Reporter
 from augplat.study import optuna_backend as ob
 from augplat.study.arms import arm_search_spec, shared_plans
 from augplat.study.final import ArmPlan
+from augplat.tracking import tags as tag
 
 
 @dataclass
@@ -50,7 +51,7 @@ def _ray_search(ctx: SearchContext, spec, study) -> None:
     """Ray Tune runs the missing trials; they join the Optuna study so resume and report match."""
     from augplat.study import ray_backend
 
-    ctx.parent.set_tags({"augplat.backend": "ray"})
+    ctx.parent.set_tags({tag.BACKEND: "ray"})
     missing = ctx.n_trials - ob.finished(study)
     if missing <= 0:
         return

@@ -89,7 +89,7 @@ def study_verdict(
     from augplat.compare.report import verdict_markdown
 
     found = collect(
-        tracking.client(tracking_uri),
+        tracking.connect(tracking_uri),
         study=spec.name,
         study_run=parent_run_id,
         metric=spec.final.metric,

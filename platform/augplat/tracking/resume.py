@@ -9,6 +9,7 @@ from typing import Any
 
 from augplat.errors import UserError
 from augplat.runtime.checkpoints import find_local_or_artifact, load
+from augplat.tracking.logger import end_status
 
 
 @dataclass
@@ -52,9 +53,10 @@ def open_for_resume(run_id: str, tracking_uri: str | None) -> ResumePoint:
 
 @contextlib.contextmanager
 def failing(logger) -> Iterator[None]:
-    """End the run FAILED when the block raises (a resume that cannot go on), then re-raise."""
+    """End the run when the block raises (a resume that cannot go on), by the one rule
+    (:func:`~augplat.tracking.logger.end_status`: FAILED, or KILLED on Ctrl-C); re-raise."""
     try:
         yield
-    except BaseException:
-        logger.end("FAILED")
+    except BaseException as exc:
+        logger.end(end_status(exc))
         raise

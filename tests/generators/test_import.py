@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.gan import prepare_tiny_data
+from tests.generators import prepare_tiny_data
 
 
 class _Toy(nn.Module):

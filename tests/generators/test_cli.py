@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.gan import prepare_tiny_data
+from tests.generators import prepare_tiny_data
 
 TINY_FLAGS = [
     "--data", "digits", "--ngf", "8", "--ndf", "8", "--n-blocks", "1", "--z-dim", "16",

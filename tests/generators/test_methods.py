@@ -11,7 +11,7 @@ from augplat.generators.config import prepare_data
 from augplat.generators.registry import load_saved
 from augplat.generators.train import build, step_generator
 from augplat.runtime import checkpoints as checkpoint
-from tests.gan import prepare_tiny_data, tiny_config
+from tests.generators import prepare_tiny_data, tiny_config
 
 METHODS = trainable_methods()
 

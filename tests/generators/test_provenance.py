@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from augplat.generators import provenance
-from tests.gan import tiny_config
+from tests.generators import tiny_config
 
 _STORE: dict = {}
 

@@ -8,19 +8,20 @@ import torch
 from augplat.errors import UserError
 from augplat.generators.config import prepare_data
 from augplat.generators.registry import method_class
+from augplat.generators.roles import Role, RolePlayer, Roles
 from augplat.quality.metrics import check_classifier_run, evaluate
-from tests.gan import prepare_tiny_data, tiny_config
+from tests.generators import prepare_tiny_data, tiny_config
 
 
-class _ConstructedGenerator:
-    """Duck-typed noise generator: real train images of the asked label, or pure noise."""
+class _ConstructedGenerator(RolePlayer):
+    """A noise generator (sample role): real train images of the asked label, or pure noise."""
 
-    condition_kind = "noise"
+    name, roles = "constructed", Roles(quality=(Role.SAMPLE,))
 
     def __init__(self, data, perfect: bool):
         self.data, self.perfect = data, perfect
 
-    def generate(self, n, labels, *, generator=None):
+    def generate(self, n, labels, *, generator=None, batch_size=256):
         if not self.perfect:
             return torch.rand(n, 1, 16, 16, generator=generator)
         images, own = self.data.images, self.data.labels

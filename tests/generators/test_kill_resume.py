@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gan import prepare_tiny_data
-from tests.gan.test_cli import TINY_FLAGS
+from tests.generators import prepare_tiny_data
+from tests.generators.test_cli import TINY_FLAGS
 from tests.pausing import kill_at, only_run, steps_of
 
 pytestmark = pytest.mark.kill

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from augplat.generators.roles import Role, RolePlayer, Roles
 from augplat.quality.metrics import KID_SUBSET, evaluate, kid, kid_subset_size
-from tests.gan.test_quality import digits_data  # noqa: F401
+from tests.generators.test_quality import digits_data  # noqa: F401
 
 
-class _CopyTranslator:
-    """Duck-typed class-code translator that ignores its target: every output is its input.
+class _CopyTranslator(RolePlayer):
+    """A class translator (StarGAN's roles) that ignores its target: every output is its input.
 
     Moving an image "to" its own class trivially keeps the label; to any other class it fails.
     Its same-label variations (the input itself) keep the label.
     """
 
-    condition_kind = "class-code"
-    capabilities = frozenset({"translate", "variations"})
+    name = "copy"
+    roles = Roles(
+        augment=Role.VARIATION, expand=Role.TRANSLATION, quality=(Role.TRANSLATION, Role.VARIATION)
+    )
 
     def translate(self, images, targets=None, *, generator=None, batch_size=256):
         return images.clone()
