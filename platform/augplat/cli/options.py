@@ -74,8 +74,14 @@ def _help(name: str, field) -> str:
     return text if text.endswith((".", "?")) else text + "."
 
 
-def field_parameter(name: str, field, decls: tuple[str, ...] | None = None) -> inspect.Parameter:
-    """The keyword parameter (with its ``typer.Option``) for one model field."""
+def field_parameter(
+    name: str, field, decls: tuple[str, ...] | None = None, panel: str | None = None
+) -> inspect.Parameter:
+    """The keyword parameter (with its ``typer.Option``) for one model field.
+
+    ``panel``: the generator method that alone reads the field; its help says so (plain
+    click help has no headings, and the rich panels Typer offers need rich installed).
+    """
     annotation, _ = _cli_type(field.annotation)
     if decls is None:
         flag = flag_name(name)
@@ -85,7 +91,8 @@ def field_parameter(name: str, field, decls: tuple[str, ...] | None = None) -> i
         default = ",".join(str(v) for v in default)
     # The model's default is the option's, so help shows it; whether the user typed the flag
     # comes from click's parameter source, so a default never overrides the config file.
-    option = typer.Option(default, *decls, help=_help(name, field), show_default=True)
+    text = _help(name, field) if panel is None else f"[{panel}] {_help(name, field)}"
+    option = typer.Option(default, *decls, help=text, show_default=True, rich_help_panel=panel)
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation | None
     )
@@ -151,7 +158,11 @@ class ConfigCommand:
     @functools.cached_property
     def __signature__(self) -> inspect.Signature:
         own = self._own()
-        generated = [field_parameter(k, f, self._flags.get(k)) for k, f in self.fields().items()]
+        groups = self.model.option_groups() if hasattr(self.model, "option_groups") else {}
+        generated = [
+            field_parameter(k, f, self._flags.get(k), groups.get(k))
+            for k, f in self.fields().items()
+        ]
         set_param = inspect.Parameter(
             "set_",
             inspect.Parameter.KEYWORD_ONLY,

@@ -84,6 +84,8 @@ class GanMethod(RolePlayer):
     roles: ClassVar[Roles] = Roles()
     capabilities: ClassVar[frozenset[str]] = frozenset()  # derived from ``roles``
     defaults: ClassVar[dict[str, Any]] = {}
+    # The options model of the keys only this method reads (augplat.generators.options).
+    options: ClassVar[type | None] = None
     needs_domain_b: ClassVar[bool] = False
     min_classes: ClassVar[int] = 1
 

@@ -27,6 +27,7 @@ from augplat.generators.base import GanMethod, one_hot
 from augplat.generators.diffaugment import AdaptiveP, diff_augment, parse_policy
 from augplat.generators.losses import d_loss, g_loss, gradient_penalty, real_sign
 from augplat.generators.networks import ConditionalGenerator, ProjectionDiscriminator
+from augplat.generators.options import CganOptions
 from augplat.generators.registry import GAN_METHODS
 from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import Batch
@@ -48,6 +49,7 @@ class ConditionalGAN(GanMethod):
         quality=(Role.SAMPLE,),
         extra=frozenset({Role.VARIATION}),
     )
+    options = CganOptions
     defaults: ClassVar[dict[str, Any]] = {
         "gan_loss": "hinge",
         "n_critic": 1,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from augplat.generators.options import CganOptions, CycleGanOptions, StarGanOptions
 from augplat.runtime.settings import JobConfig
 
 # Fields that change how a run is executed or tracked, not what it learns: left out of the
@@ -36,8 +37,8 @@ RUNTIME_FIELDS = frozenset(
 )
 
 
-class GanConfig(JobConfig):
-    """One GAN training run: data, architecture, losses, optimisation, runtime, tracking.
+class GanCommonOptions(JobConfig):
+    """What every method reads: data, architecture, losses, optimisation, runtime, tracking.
 
     Defaults follow the reference implementations (CycleGAN: Adam 2e-4 / beta1 0.5, lambda 10,
     identity 0.5·lambda, pool 50; StarGAN: lambda_cls 1, lambda_rec 10, lambda_gp 10, 5 critic
@@ -66,28 +67,12 @@ class GanConfig(JobConfig):
     n_layers_d: int | None = Field(
         None, ge=1, description="PatchGAN depth (default: fits the size)"
     )
-    z_dim: int = Field(128, ge=1, description="noise size of cgan")
 
     # losses
     gan_loss: Literal["lsgan", "wgangp", "hinge"] | None = Field(
         None, description="adversarial loss (default: per method)"
     )
-    lambda_cycle: float = Field(10.0, ge=0, description="cycle loss weight")
-    lambda_identity: float = Field(0.5, ge=0, description="identity weight, × lambda_cycle")
-    pool_size: int = Field(50, ge=0, description="image pool size; 0 = off")
-    lambda_cls: float = Field(1.0, ge=0, description="domain classification weight")
-    lambda_rec: float = Field(10.0, ge=0, description="reconstruction weight")
     lambda_gp: float = Field(10.0, ge=0, description="gradient penalty weight")
-    mix_prob: float = Field(
-        0.25, ge=0, le=1, description="stargan: share of targets that are mixes of two codes"
-    )
-
-    # discriminator augmentation (cgan)
-    diffaug: str = Field("color,translation,cutout", description="DiffAugment ops; '' = off")
-    ada: bool = Field(False, description="adaptive augmentation probability (ADA heuristic)")
-    ada_target: float = Field(0.6, gt=0, lt=1, description="ADA target r_t")
-    ada_interval: int = Field(4, ge=1, description="ADA: steps between probability adjustments")
-    ada_kimg: float = Field(100.0, gt=0, description="ADA speed in kimg for p 0→1")
 
     # optimisation
     epochs: int = Field(10, ge=1, description="epochs at constant lr")
@@ -127,13 +112,6 @@ class GanConfig(JobConfig):
             return [str(v) for v in value] or None
         return value
 
-    @field_validator("diffaug")
-    @classmethod
-    def _check_diffaug(cls, value: str) -> str:
-        from augplat.generators.diffaugment import parse_policy
-
-        return ",".join(parse_policy(value))
-
     @property
     def total_epochs(self) -> int:
         """Constant-lr epochs plus decay epochs."""
@@ -146,6 +124,25 @@ class GanConfig(JobConfig):
         with a small positive rate.
         """
         return 1.0 - max(0, epoch - self.epochs) / float(self.decay_epochs + 1)
+
+
+class GanConfig(CycleGanOptions, StarGanOptions, CganOptions, GanCommonOptions):
+    """One GAN training run: the common options plus every method's own options model.
+
+    The keys stay flat (YAML, ``--set``, the logged ``config.yaml`` and the fingerprint are what
+    they were); which method reads a key is declared by the options model that holds it
+    (:attr:`augplat.generators.base.GanMethod.options`), and ``augplat gan train --help`` shows
+    each method's options marked with the method's name.
+    """
+
+    @classmethod
+    def option_groups(cls) -> dict[str, str]:
+        """``{field: heading}`` for the fields a single method reads."""
+        groups = {}
+        for model in (CycleGanOptions, StarGanOptions, CganOptions):
+            for name in model.model_fields:
+                groups[name] = model.heading
+        return groups
 
 
 def resolve_defaults(cfg: GanConfig, defaults: dict[str, Any]) -> GanConfig:

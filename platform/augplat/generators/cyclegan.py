@@ -24,6 +24,7 @@ from augplat.errors import UserError
 from augplat.generators.base import GanMethod
 from augplat.generators.losses import d_loss, g_loss, gradient_penalty
 from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
+from augplat.generators.options import CycleGanOptions
 from augplat.generators.pool import ImagePool
 from augplat.generators.registry import GAN_METHODS
 from augplat.generators.roles import Role, Roles
@@ -53,6 +54,7 @@ class CycleGAN(GanMethod):
     )
     # Batch 16 instead of the paper's 1: same instance-norm statistics, far better throughput
     # on small (48 px) faces.
+    options = CycleGanOptions
     defaults: ClassVar[dict[str, Any]] = {
         "gan_loss": "lsgan",
         "n_critic": 1,

@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from augplat.generators.base import GanMethod, one_hot
 from augplat.generators.losses import d_loss, g_loss, gradient_penalty, soft_cross_entropy
 from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
+from augplat.generators.options import StarGanOptions
 from augplat.generators.registry import GAN_METHODS
 from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import Batch
@@ -54,6 +55,7 @@ class StarGAN(GanMethod):
         expand=Role.TRANSLATION,
         quality=(Role.TRANSLATION, Role.VARIATION),
     )
+    options = StarGanOptions
     defaults: ClassVar[dict[str, Any]] = {
         "gan_loss": "wgangp",
         "n_critic": 5,
