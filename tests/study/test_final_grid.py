@@ -84,11 +84,12 @@ class _Tables(html.parser.HTMLParser):
 @pytest.mark.slow
 def test_the_study_ends_in_a_verdict_users_find_everywhere(cli, grid_study):
     path = grid_study()
-    proc = cli("study", str(path), check=True)
+    proc = cli("study", str(path), "--set", "final.alpha=0.05", check=True)  # the default
     parent_id = _parent_id(proc.stdout)
     client = _client()
     parent = client.get_run(parent_id)
     assert parent.info.status == "FINISHED"
+    assert "final.alpha=0.05" in parent.data.params["study_set"]  # what was set is recorded
 
     # every (arm, seed, fraction) cell: one finished nested run with its tags
     finals = _finals(client, parent_id)
@@ -254,4 +255,22 @@ def test_bad_final_sections_are_one_line_naming_file_and_key(cli, grid_study, ol
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and str(path) in lines[0] and fragment in lines[0], proc.stderr
+    assert not Path("mlflow.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("item", "fragment"),
+    [
+        ("final.seedz=3", "--set: unknown key 'final.seedz'"),
+        ("final.alpha=2", "--set: final.alpha:"),
+        ("final", "--set final: expected KEY=VALUE"),
+        ("final.arms.tuned.lr=[", "--set final.arms.tuned.lr: invalid YAML value"),
+    ],
+)
+def test_bad_study_sets_are_one_line_and_start_nothing(cli, grid_study, item, fragment):
+    path = grid_study(prepare=False)
+    proc = cli("study", str(path), "--set", item)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], proc.stderr
     assert not Path("mlflow.db").exists()

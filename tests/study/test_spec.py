@@ -85,3 +85,36 @@ def test_conditional_parameters_follow_earlier_choices():
     )
     assert "momentum" not in adam
     assert ParamSpec(type="int", low=2, high=6, step=2).grid_values() == [2, 4, 6]
+
+
+def test_study_sets_override_nested_keys_of_the_file(tmp_path):
+    from augplat.study.spec import load_study_spec
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "trials: 3\ntrain: {data: digits, epochs: 1}\nfinal: {seeds: 2}\n"
+        "space: {lr: {type: float, low: 0.001, high: 0.1, log: true}}\n"
+    )
+    spec, _ = load_study_spec(str(path), ["trials=5", "final.seeds=4", "train.lr=0.01"])
+    assert (spec.trials, spec.final.seed_list) == (5, [0, 1, 2, 3])
+    assert spec.train["lr"] == 0.01 and spec.train["epochs"] == 1  # siblings are kept
+    unchanged, _ = load_study_spec(str(path))
+    assert (unchanged.trials, unchanged.final.seed_list) == (3, [0, 1])
+
+
+def test_set_dotted_reads_yaml_values_and_refuses_non_mappings():
+    from augplat.errors import ConfigError
+    from augplat.runtime.settings import set_dotted
+
+    values = {"final": {"seeds": 2}, "trials": 3}
+    assert set_dotted(values, "final.fractions=[0.5, 1]") == "final.fractions"
+    assert set_dotted(values, "train.aug=") == "train.aug"
+    assert values == {
+        "final": {"seeds": 2, "fractions": [0.5, 1]},
+        "trials": 3,
+        "train": {"aug": ""},
+    }
+    with pytest.raises(ConfigError, match="'trials' is not a mapping"):
+        set_dotted(values, "trials.x=1")
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        set_dotted(values, "final..seeds=1")

@@ -47,6 +47,13 @@ def study(
     address: str = typer.Option(
         None, "--address", help="Ray cluster to join (--backend ray). Default: a private local one."
     ),
+    set_: list[str] = typer.Option(
+        None,
+        "--set",
+        metavar="KEY=VALUE",
+        help="Set any study-file key (dotted: final.seeds=3, train.epochs=2); VALUE in YAML; "
+        "repeatable. Give the same ones to --resume.",
+    ),
     worker: bool = typer.Option(False, "--worker", hidden=True),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every trial epoch."),
 ) -> None:
@@ -58,7 +65,7 @@ def study(
     from augplat.runtime.progress import Reporter
     from augplat.study import load_study_spec, run_study
 
-    spec, path = load_study_spec(name)
+    spec, path = load_study_spec(name, set_)
     result = run_study(
         spec,
         path,
@@ -72,6 +79,7 @@ def study(
         reporter=Reporter(),
         backend=backend.value if backend else None,
         address=address,
+        sets=set_ or [],
     )
     if result is not None:
         _print(result)

@@ -128,3 +128,30 @@ def to_yaml(config: BaseModel) -> str:
     import yaml
 
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def set_dotted(values: dict[str, Any], item: str) -> str:
+    """Apply one ``--set KEY=VALUE`` to a nested mapping (``final.seeds=3``); return KEY.
+
+    VALUE is read as YAML (``[a, b]`` is a list, an empty VALUE the empty string). Missing
+    intermediate mappings are created; the model's validation judges the key afterwards.
+
+    Raises:
+        ConfigError: No ``=``, an empty key part, a non-mapping on the way, or bad YAML.
+    """
+    import yaml
+
+    key, sep, raw = item.partition("=")
+    parts = [part.strip() for part in key.split(".")]
+    if not sep or not all(parts):
+        raise ConfigError(f"--set {item}: expected KEY=VALUE (KEY may be dotted: final.seeds)")
+    node = values
+    for i, part in enumerate(parts[:-1]):
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a mapping")
+    try:
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {key}: invalid YAML value '{raw}'") from None
+    return ".".join(parts)

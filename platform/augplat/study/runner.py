@@ -107,7 +107,7 @@ def _check_inputs(spec: StudySpec) -> None:
         BACKBONES.get(str(name))
 
 
-def _parent(study, spec: StudySpec, spec_path: Path, tracking_uri, n_trials: int, adopt):
+def _parent(study, spec: StudySpec, spec_path: Path, tracking_uri, n_trials: int, adopt, sets):
     from augplat import tracking
 
     run_id = study.user_attrs.get(PARENT_ATTR)
@@ -126,7 +126,11 @@ def _parent(study, spec: StudySpec, spec_path: Path, tracking_uri, n_trials: int
         os.environ.pop(PROJECT_RUN_VAR, None)
     study.set_user_attr(PARENT_ATTR, logger.run_id)
     logger.log_params(
-        {"study": spec.model_dump(mode="json", exclude={"space"}), "trials_requested": n_trials}
+        {
+            "study": spec.model_dump(mode="json", exclude={"space"}),
+            "trials_requested": n_trials,
+            **({"study_set": list(sets)} if sets else {}),
+        }
     )
     logger.log_text(spec_path.read_text(encoding="utf-8"), "study.yaml")
     return logger
@@ -143,6 +147,7 @@ def _spawn_workers(n: int, spec_path: Path, args: dict[str, Any]) -> list[subpro
         "--worker",
         "--trials",
         str(args["trials"]),
+        *(part for item in args.get("sets", ()) for part in ("--set", item)),
     ]
     env = dict(os.environ)
     # Through the environment, not argv: either URL may hold a password (`ps` shows argv).
@@ -227,6 +232,7 @@ def run_study(
     reporter: Reporter | None = None,
     backend: str | None = None,
     address: str | None = None,
+    sets: list[str] | tuple[str, ...] = (),
 ) -> StudyResult | None:
     """Search, run the final grid of arms, and give the verdict; everything tracked in MLflow.
 
@@ -243,6 +249,8 @@ def run_study(
         reporter: Progress reporter.
         backend: ``optuna`` or ``ray`` (default: the spec's).
         address: Ray cluster to join (ray backend; default a private local instance).
+        sets: The ``--set`` items ``spec`` was loaded with (workers load it the same way; the
+            parent run records them as ``study_set``).
     """
     from augplat.study.arms import may_use_generator
     from augplat.study.final import FinalGrid
@@ -273,7 +281,7 @@ def run_study(
         objective = ob.Objective(search_spec, study.user_attrs[PARENT_ATTR], tracking_uri)
         ob.optimize(study, objective, n_trials, spec.timeout, reporter)
         return None
-    parent = _parent(study, spec, spec_path, tracking_uri, n_trials, adopt)
+    parent = _parent(study, spec, spec_path, tracking_uri, n_trials, adopt, sets)
     parent.set_tags({tag.BASELINE: baseline, tag.TUNE: spec.final.tune})
     stale = fail_stale_trials(study, _end_stale_run(tracking_uri))
     if stale:
@@ -287,6 +295,7 @@ def run_study(
         if backend == "optuna" and spec.final.tune == "shared":
             storage_arg = storage or str(default_storage_path(spec.name))
             args = {"trials": n_trials, "storage": storage_arg, "tracking_uri": tracking_uri}
+            args["sets"] = list(sets)
             extra = _spawn_workers(workers - 1, spec_path, args)
         plans = tune(ctx, study, extra)
         grid = FinalGrid(search_spec, parent, plans, inputs, tracking_uri, reporter)

@@ -20,7 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from augplat.classify.config import TrainConfig, read_yaml
 from augplat.errors import ConfigError
 from augplat.runtime.definitions import find_definition
-from augplat.runtime.settings import StrictModel, validation_error_line
+from augplat.runtime.settings import StrictModel, set_dotted, validation_error_line
 from augplat.study.final_spec import FinalSpec
 from augplat.study.space import ParamSpec, check_conditions, check_values
 
@@ -168,12 +168,26 @@ def find_study_file(name_or_path: str) -> Path:
     return find_definition(name_or_path, "studies", "AUGPLAT_STUDIES", "study")
 
 
-def load_study_spec(name_or_path: str) -> tuple[StudySpec, Path]:
-    """Find, read and validate a study file; the name defaults to the file's stem."""
+def load_study_spec(name_or_path: str, sets: list[str] | None = None) -> tuple[StudySpec, Path]:
+    """Find, read and validate a study file; the name defaults to the file's stem.
+
+    Args:
+        name_or_path: ``studies/NAME.yaml`` by name, or a path.
+        sets: ``--set KEY=VALUE`` items applied on top of the file (dotted keys, YAML values);
+            an error they cause is reported against ``--set``, not the file.
+    """
     path = find_study_file(name_or_path)
     values = read_yaml(path)
     values.setdefault("name", path.stem)
     try:
-        return StudySpec.model_validate(values), path
+        spec = StudySpec.model_validate(values)
     except ValidationError as exc:
         raise ConfigError(validation_error_line(exc, path, what="study")) from None
+    if not sets:
+        return spec, path
+    for item in sets:
+        set_dotted(values, item)
+    try:
+        return StudySpec.model_validate(values), path
+    except ValidationError as exc:
+        raise ConfigError(validation_error_line(exc, "--set", what="study")) from None
