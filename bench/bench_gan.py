@@ -87,7 +87,7 @@ def bare_expand_images_per_s(run_id: str, n: int, out: Path) -> float:
     """Generate n cgan images and write one PNG each into class folders (the common way)."""
     from PIL import Image
 
-    from augplat.generators.registry import load_generator
+    from augplat.generators.lookup import load_generator
 
     start = time.perf_counter()  # both sides start from a run id: loading counts
     gan = load_generator(run_id, None, "cpu")

@@ -161,7 +161,7 @@ def test_a_resumed_run_keeps_one_model_and_bad_roles_are_refused():
 def test_a_study_pins_a_registered_generator_to_its_run():
     import yaml
 
-    from augplat.generators.registry import find_run
+    from augplat.generators.lookup import find_run
     from augplat.study.generator import ensure_generator
     from augplat.study.spec import StudySpec
     from augplat.tracking import connect

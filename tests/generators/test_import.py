@@ -37,7 +37,7 @@ def test_import_round_trip_translates_like_the_model(cli, tmp_path):
     from mlflow import MlflowClient
 
     from augplat.generators import load_generator
-    from augplat.generators.registry import sample_grid
+    from augplat.generators.sampling import sample_grid
 
     prepare_tiny_data()
     model = _script(tmp_path / "toy.pt")

@@ -7,7 +7,7 @@ import torch
 
 from augplat.errors import DataError, UserError
 from augplat.generators import GAN_METHODS, GanMethod, load_generator, train_gan, trainable_methods
-from augplat.generators.config import prepare_data
+from augplat.generators.data import prepare_data
 from augplat.generators.registry import load_saved
 from augplat.generators.train import build, step_generator
 from augplat.runtime import checkpoints as checkpoint

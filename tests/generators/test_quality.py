@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from augplat.errors import UserError
-from augplat.generators.config import prepare_data
+from augplat.generators.data import prepare_data
 from augplat.generators.registry import method_class
 from augplat.generators.roles import Role, RolePlayer, Roles
 from augplat.quality.metrics import check_classifier_run, evaluate

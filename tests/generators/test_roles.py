@@ -21,7 +21,7 @@ from augplat.classify.train_sets import check_test_mode, translated_test_set
 from augplat.errors import ConfigError
 from augplat.expand import choose_sources, strategy_for, synthesize
 from augplat.generators import GAN_METHODS, trainable_methods
-from augplat.generators.config import prepare_data
+from augplat.generators.data import prepare_data
 from augplat.generators.registry import load_saved, method_class
 from augplat.generators.roles import Role, Roles
 from augplat.generators.stargan import StarGAN

@@ -255,7 +255,7 @@ class ChainAugment:
 def resolve_generator_run(ref: str, tracking_uri: str | None = None) -> str:
     """The run id of GAN run ``ref`` (an id, or the name of an imported generator)."""
     from augplat import tracking
-    from augplat.generators.registry import find_run
+    from augplat.generators.lookup import find_run
 
     return find_run(tracking.connect(tracking_uri), ref).info.run_id
 
@@ -266,7 +266,7 @@ def load_generator_run(ref: str, device, tracking_uri: str | None = None):
     The global torch RNG is left untouched (building networks draws initial weights), so
     loading a generator does not change the classifier's initialisation or dropout.
     """
-    from augplat.generators.registry import load_generator
+    from augplat.generators.lookup import load_generator
 
     run_id = resolve_generator_run(ref, tracking_uri)
     with torch.random.fork_rng(devices=[]):

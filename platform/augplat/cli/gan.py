@@ -104,7 +104,7 @@ def sample(
 ) -> None:
     """Write a grid of samples from a run's generator."""
     setup_logging(False)
-    from augplat.generators.registry import sample_grid
+    from augplat.generators.sampling import sample_grid
 
     path = sample_grid(
         run,

@@ -14,13 +14,8 @@ Importing this package imports torch; the CLI imports it lazily.
 from augplat.generators.base import GanMethod, Generator
 from augplat.generators.config import GanConfig
 from augplat.generators.imported import import_translator
-from augplat.generators.registry import (
-    GAN_METHODS,
-    find_finished_run,
-    load_builtin_methods,
-    load_generator,
-    trainable_methods,
-)
+from augplat.generators.lookup import find_finished_run, load_generator
+from augplat.generators.registry import GAN_METHODS, load_builtin_methods, trainable_methods
 from augplat.generators.roles import Role, Roles
 from augplat.generators.spec import GanSpec
 from augplat.generators.train import GanTrainResult, train_gan

@@ -101,7 +101,7 @@ def split_hashes(dataset, convert: tuple[int | None, int | None] | None = None):
     for split in ("train", "val", "test"):
         images = dataset.arrays(split)[0]
         if convert and any(convert):
-            from augplat.generators.config import convert_images
+            from augplat.generators.data import convert_images
 
             images = convert_images(images, convert[0], convert[1])
         out[split] = as_set(image_hashes(images))
@@ -119,7 +119,7 @@ def record(directory: str | Path, data) -> dict[str, str]:
 
     Args:
         directory: The ``generator/`` directory being logged.
-        data: The run's :class:`~augplat.generators.config.GanData` (images as the GAN saw them).
+        data: The run's :class:`~augplat.generators.data.GanData` (images as the GAN saw them).
 
     Returns:
         The tags for the GAN run (:data:`DIGEST_TAG`).
@@ -204,10 +204,10 @@ def read(directory: str | Path, run_id: str, method) -> Provenance:
 def planned(cfg) -> Provenance:
     """The provenance a GAN run of ``cfg`` will have, before it is trained (or reused).
 
-    Same selection and conversion as :func:`augplat.generators.config.prepare_data`, on the CPU.
+    Same selection and conversion as :func:`augplat.generators.data.prepare_data`, on the CPU.
     """
     from augplat.data import load_dataset
-    from augplat.generators.config import _select, convert_images
+    from augplat.generators.data import _select, convert_images
 
     ds = load_dataset(cfg.data)
     images, _, _ = _select(ds, cfg.classes, "train", "--classes")
@@ -320,7 +320,7 @@ def check(
 
 
 def check_generator_use(gan, dataset, *, allow_foreign: bool = False, convert=None) -> Verdict:
-    """:func:`check` for a generator loaded by :func:`.registry.load_generator`."""
+    """:func:`check` for a generator loaded by :func:`.lookup.load_generator`."""
     prov = getattr(gan, "provenance", None)
     if prov is None:  # built in memory, never saved as a run (tests, library use)
         prov = Provenance(run_id="(not a run)", method=gan.name, imported=not gan.trainable)

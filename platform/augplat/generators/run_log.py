@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 
 from augplat.generators.base import GanMethod
-from augplat.generators.config import GanConfig, GanData, fingerprint
+from augplat.generators.config import GanConfig, fingerprint
+from augplat.generators.data import GanData
 from augplat.runtime import checkpoints as checkpoint
 from augplat.tracking import tags as tag
 

@@ -122,7 +122,7 @@ def register(ref: str, name: str, alias: str | None = None, tracking_uri: str | 
         UserError: Bad name or alias, unknown run, not a GAN run, or no generator model.
     """
     from augplat import tracking
-    from augplat.generators.registry import find_run
+    from augplat.generators.lookup import find_run
     from augplat.tracking import models
     from augplat.tracking import tags as tag
 

@@ -31,12 +31,8 @@ from augplat import tracking
 from augplat.errors import ConfigError
 from augplat.generators import run_log
 from augplat.generators.base import GanMethod
-from augplat.generators.config import (
-    GanConfig,
-    GanData,
-    prepare_data,
-    resolve_defaults,
-)
+from augplat.generators.config import GanConfig, resolve_defaults
+from augplat.generators.data import GanData, prepare_data
 from augplat.runtime import checkpoints as checkpoint
 from augplat.runtime import plots
 from augplat.runtime.device import batch_indices, resolve_device

@@ -32,9 +32,9 @@ def evaluate_run(
     """
     from augplat import tracking
     from augplat.errors import ConfigError
-    from augplat.generators.config import prepare_data
+    from augplat.generators.data import prepare_data
+    from augplat.generators.lookup import find_run, load_generator
     from augplat.generators.provenance import check_generator_use
-    from augplat.generators.registry import find_run, load_generator
     from augplat.quality.metrics import evaluate_and_log
     from augplat.runtime.device import resolve_device
     from augplat.tracking import tags as tag

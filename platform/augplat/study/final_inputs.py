@@ -74,7 +74,7 @@ class FinalInputs:
         return dict(self._generators)
 
     def _train_or_reuse(self, fraction: float, seed: int | None) -> str:
-        from augplat.generators.registry import find_finished_run
+        from augplat.generators.lookup import find_finished_run
         from augplat.study.generator import gan_config
 
         update: dict[str, Any] = {"data": self.data(fraction)}

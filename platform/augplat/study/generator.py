@@ -83,8 +83,8 @@ def _check_planned(spec, cfg) -> None:
 
 def _check_named(spec, ref: str, tracking_uri: str | None) -> None:
     """``train.generator`` must pass the provenance rule against ``train.data``."""
+    from augplat.generators.lookup import load_generator
     from augplat.generators.provenance import check_generator_use
-    from augplat.generators.registry import load_generator
 
     dataset, allow = _trial_data(spec)
     check_generator_use(load_generator(ref, tracking_uri, "cpu"), dataset, allow_foreign=allow)
@@ -114,7 +114,7 @@ def ensure_generator(spec, tracking_uri: str | None = None, reporter=None) -> st
             "set train.generator to a GAN run id, or add a `gan:` section (e.g. "
             "`gan: {method: stargan}`) so the study trains one first"
         )
-    from augplat.generators.registry import find_finished_run
+    from augplat.generators.lookup import find_finished_run
 
     cfg = gan_config(spec)
     _check_planned(spec, cfg)  # before minutes of GAN training, not after
