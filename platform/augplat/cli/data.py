@@ -16,34 +16,22 @@ imported inside the commands so ``augplat --help`` stays instant.
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
 
 from augplat.cli.common import setup_logging
+from augplat.cli.options import config_command, lazy_group
 
 app = typer.Typer(help="Prepare, list and inspect datasets.", no_args_is_help=True)
+# The prepare commands are built when used: their options come from pydantic models.
+PrepareGroup = lazy_group(("fer", "folder", "digits"))
 prepare_app = typer.Typer(
-    help="Prepare a dataset (fer, folder or digits) into the data home.", no_args_is_help=True
+    cls=PrepareGroup,
+    help="Prepare a dataset (fer, folder or digits) into the data home.",
+    no_args_is_help=True,
 )
 app.add_typer(prepare_app, name="prepare")
-
-NAME_HELP = "Dataset name: letters, digits, '-', '_', '.'."
-SKIP_BAD_HELP = "Skip bad rows / unreadable images (counted in the manifest) instead of failing."
-DEDUPE_HELP = (
-    "Remove val/test images that duplicate (exactly or nearly) an image of an earlier split; "
-    "default: report them in the manifest only."
-)
-DUP_THRESHOLD_HELP = "Near-duplicate: dHash distance up to N bits of 64 (0 = identical hash)."
-
-
-class Channels(str, Enum):
-    """Channels of a prepared image folder."""
-
-    auto = "auto"
-    one = "1"
-    three = "3"
 
 
 def _console():
@@ -112,142 +100,70 @@ def _record_in_project_run(ds) -> None:
         typer.echo(f"run_id={run_id}")
 
 
-@prepare_app.command("fer")
+def _settings(model, overrides: dict, **given):
+    """The validated settings of a prepare command (flags and ``--set`` over the defaults)."""
+    from augplat.runtime.settings import build_config
+
+    return build_config(model, None, {**overrides, **given})
+
+
+@config_command("augplat.data.prepare_config:FerPrepareConfig", exclude=("csv",))
 def prepare_fer(
+    overrides: dict,
     csv: Path = typer.Option(..., "--csv", help="fer2013.csv or icml_face_data.csv (or .gz)."),
-    name: str = typer.Option("fer", "--name", help=NAME_HELP),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP),
-    dedupe: bool = typer.Option(False, "--dedupe", help=DEDUPE_HELP),
-    dup_threshold: int = typer.Option(4, "--dup-threshold", min=0, max=32, help=DUP_THRESHOLD_HELP),
 ) -> None:
     """Parse a FER2013 CSV (48x48 grey faces, 7 emotions); Usage gives train/val/test."""
     from augplat.data import prepare_fer as run
+    from augplat.data.prepare_config import FerPrepareConfig
 
     setup_logging()
-    _print_prepared(
-        run(csv, name=name, skip_bad=skip_bad, dedupe=dedupe, dup_threshold=dup_threshold)
-    )
+    cfg = _settings(FerPrepareConfig, overrides, csv=csv)
+    _print_prepared(run(**cfg.model_dump()))
 
 
-@prepare_app.command("folder")
+@config_command("augplat.data.prepare_config:FolderPrepareConfig", exclude=("root",))
 def prepare_folder(
+    overrides: dict,
     root: Path = typer.Argument(
         ...,
         help="ROOT/train/<class>/* (+ optional val/, test/), ROOT/<class>/*, or any files "
         "with --labels.",
     ),
-    name: str = typer.Option(
-        None, "--name", help=f"{NAME_HELP} (default: ROOT's folder name)", show_default=False
-    ),
-    size: int = typer.Option(48, "--size", help="Resize images to SIZE×SIZE."),
-    channels: Channels = typer.Option(
-        Channels.auto, "--channels", help="auto = 3 if any image has colour, else 1."
-    ),
-    labels: Path = typer.Option(
-        None,
-        "--labels",
-        help="CSV of labels and file names (relative to ROOT) instead of class folders.",
-        show_default=False,
-    ),
-    label_col: str = typer.Option("label", "--label-col", help="Label column of --labels."),
-    filename_col: str = typer.Option(
-        "filename", "--filename-col", help="File-name column of --labels and --groups."
-    ),
-    train_split: float = typer.Option(
-        None,
-        "--train-split",
-        help="Share for train; the rest is halved between val and test "
-        "(unless one of their fractions is given).",
-        show_default=False,
-    ),
-    val_fraction: float = typer.Option(
-        None,
-        "--val-fraction",
-        help="Share of each class carved for val when there is no val/ [default: 0.1].",
-        show_default=False,
-    ),
-    test_fraction: float = typer.Option(
-        None,
-        "--test-fraction",
-        help="Share of each class carved for test when there is no test/ [default: 0.1].",
-        show_default=False,
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the stratified split and folds."),
-    group: str = typer.Option(
-        None,
-        "--group",
-        help="Subject of a file: first capture group of this regular "
-        "expression in its name; no subject crosses splits or folds.",
-        show_default=False,
-    ),
-    groups: Path = typer.Option(
-        None,
-        "--groups",
-        help="CSV of file names and subjects (instead of --group).",
-        show_default=False,
-    ),
-    group_col: str = typer.Option("group", "--group-col", help="Subject column of --groups."),
-    folds: int = typer.Option(
-        0,
-        "--folds",
-        help="Prepare K stratified (subject-aware with --group) folds for "
-        "`augplat train --fold I` / `--folds K`; 0 = one split.",
-    ),
-    hflip: bool = typer.Option(
-        True,
-        "--hflip/--no-hflip",
-        help="Whether a mirrored image keeps its label "
-        "(classic policies drop their flip when not).",
-    ),
-    dedupe: bool = typer.Option(False, "--dedupe", help=DEDUPE_HELP),
-    dup_threshold: int = typer.Option(4, "--dup-threshold", min=0, max=32, help=DUP_THRESHOLD_HELP),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP),
 ) -> None:
     """Read an image folder: any format Pillow opens (TIFF, BMP, GIF, WebP, PGM, JPEG, PNG...)."""
     from augplat.data import prepare_folder as run
     from augplat.data.folder import SplitPlan
+    from augplat.data.prepare_config import FolderPrepareConfig
     from augplat.data.splits import resolve_fractions
 
     setup_logging()
-    val, test = resolve_fractions(train_split, val_fraction, test_fraction)
+    c = _settings(FolderPrepareConfig, overrides, root=root)
+    val, test = resolve_fractions(c.train_split, c.val_fraction, c.test_fraction)
     plan = SplitPlan(
-        val_fraction=val, test_fraction=test, seed=seed, group=group, groups_csv=groups,
-        group_col=group_col, folds=folds, dedupe=dedupe, dup_threshold=dup_threshold,
+        val_fraction=val, test_fraction=test, seed=c.seed, group=c.group, groups_csv=c.groups,
+        group_col=c.group_col, folds=c.folds, dedupe=c.dedupe, dup_threshold=c.dup_threshold,
     )  # fmt: skip
     ds = run(
-        root,
-        name=name,
-        size=size,
-        channels=channels.value,
-        val_fraction=val,
-        test_fraction=test,
-        seed=seed,
-        skip_bad=skip_bad,
-        labels=labels,
-        label_col=label_col,
-        filename_col=filename_col,
-        hflip=hflip,
-        plan=plan,
-    )
+        c.root, name=c.name, size=c.size, channels=c.channels, val_fraction=val,
+        test_fraction=test, seed=c.seed, skip_bad=c.skip_bad, labels=c.labels,
+        label_col=c.label_col, filename_col=c.filename_col, hflip=c.hflip, plan=plan,
+    )  # fmt: skip
     _print_prepared(ds)
 
 
-@prepare_app.command("digits")
-def prepare_digits(
-    name: str = typer.Option("digits", "--name", help=NAME_HELP),
-    fraction: float = typer.Option(
-        1.0, "--fraction", help="Keep this share of the train split (0 < f <= 1); val/test stay."
-    ),
-    size: int = typer.Option(
-        16, "--size", help="Resize the 8x8 digits to SIZE×SIZE (16 keeps every detail)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the split and the subsample."),
-) -> None:
+@config_command("augplat.data.prepare_config:DigitsPrepareConfig")
+def prepare_digits(overrides: dict) -> None:
     """Build the embedded scikit-learn digits (1,797 real 8x8 images, no download)."""
     from augplat.data import prepare_digits as run
+    from augplat.data.prepare_config import DigitsPrepareConfig
 
     setup_logging()
-    _print_prepared(run(name=name, fraction=fraction, size=size, seed=seed))
+    _print_prepared(run(**_settings(DigitsPrepareConfig, overrides).model_dump()))
+
+
+PrepareGroup.add("fer", prepare_fer)
+PrepareGroup.add("folder", prepare_folder)
+PrepareGroup.add("digits", prepare_digits)
 
 
 @app.command("list")
