@@ -27,7 +27,7 @@ from augplat.generators.networks import PatchDiscriminator, ResnetGenerator
 from augplat.generators.options import CycleGanOptions
 from augplat.generators.pool import ImagePool
 from augplat.generators.registry import GAN_METHODS
-from augplat.generators.roles import Role, Roles
+from augplat.generators.roles import STYLE_TRANSLATOR
 from augplat.generators.spec import Batch
 
 
@@ -43,15 +43,7 @@ class CycleGAN(GanMethod):
 
     name = "cyclegan"
     condition_kind = "domain"
-    # Style translation everywhere (seed 000's cartoons): it keeps the label and needs none, so
-    # it also gives the test-time view; ``variations`` (a blend) is for direct calls.
-    roles = Roles(
-        augment=Role.STYLE,
-        expand=Role.STYLE,
-        test_time=Role.STYLE,
-        quality=(Role.STYLE,),
-        extra=frozenset({Role.VARIATION}),
-    )
+    roles = STYLE_TRANSLATOR
     # Batch 16 instead of the paper's 1: same instance-norm statistics, far better throughput
     # on small (48 px) faces.
     options = CycleGanOptions

@@ -26,7 +26,7 @@ from augplat.errors import DataError, UserError
 from augplat.generators.base import META_FILE, GanMethod
 from augplat.generators.config import GanConfig
 from augplat.generators.registry import GAN_METHODS
-from augplat.generators.roles import Role, Roles
+from augplat.generators.roles import STYLE_TRANSLATOR
 from augplat.generators.spec import GanSpec
 from augplat.runtime.fsutil import file_sha256
 from augplat.tracking import tags as tag
@@ -93,15 +93,7 @@ class ImportedTranslator(GanMethod):
     name = "imported"
     trainable = False
     condition_kind = "domain"
-    # Style translation everywhere (seed 000's cartoons): it keeps the label and needs none, so
-    # it also gives the test-time view; ``variations`` (a blend) is for direct calls.
-    roles = Roles(
-        augment=Role.STYLE,
-        expand=Role.STYLE,
-        test_time=Role.STYLE,
-        quality=(Role.STYLE,),
-        extra=frozenset({Role.VARIATION}),
-    )
+    roles = STYLE_TRANSLATOR
 
     def __init__(self, cfg, spec, device="cpu", module=None, value_range: str = "0,1"):
         if module is None:

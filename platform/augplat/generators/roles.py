@@ -212,3 +212,15 @@ class RolePlayer:
         if role is None:
             raise UserError(f"GAN method '{self.name}' has no {consumer} role")
         return role
+
+
+# A domain translator (CycleGAN, an imported CartoonGAN): style translation everywhere (seed 000's
+# cartoons) keeps the label and needs none, so it also gives the test-time view; ``variations``
+# (a blend of an image and its translation) is for direct calls.
+STYLE_TRANSLATOR = Roles(
+    augment=Role.STYLE,
+    expand=Role.STYLE,
+    test_time=Role.STYLE,
+    quality=(Role.STYLE,),
+    extra=frozenset({Role.VARIATION}),
+)
