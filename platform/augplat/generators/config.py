@@ -137,12 +137,9 @@ class GanConfig(CycleGanOptions, StarGanOptions, CganOptions, GanCommonOptions):
 
     @classmethod
     def option_groups(cls) -> dict[str, str]:
-        """``{field: heading}`` for the fields a single method reads."""
-        groups = {}
-        for model in (CycleGanOptions, StarGanOptions, CganOptions):
-            for name in model.model_fields:
-                groups[name] = model.heading
-        return groups
+        """``{field: heading}`` for the fields a single method reads (from the options bases)."""
+        models = [m for m in cls.__mro__ if "heading" in m.__dict__]
+        return {name: m.heading for m in models for name in m.model_fields}
 
 
 def resolve_defaults(cfg: GanConfig, defaults: dict[str, Any]) -> GanConfig:

@@ -60,27 +60,13 @@ def evaluate_run(
     return evaluate_and_log(method, gan_data, logger, cfg)
 
 
-class _Judge:
-    """The quality layer as :class:`augplat.generators.train.Judge`."""
-
-    @staticmethod
-    def check_classifier_run(run_id: str, n_classes: int, tracking_uri) -> None:
-        from augplat.quality.metrics import check_classifier_run
-
-        check_classifier_run(run_id, n_classes, tracking_uri)
-
-    @staticmethod
-    def evaluate_and_log(method, data, logger, cfg, reporter) -> dict[str, float]:
-        from augplat.quality.metrics import evaluate_and_log
-
-        return evaluate_and_log(method, data, logger, cfg, reporter)
-
-
-JUDGE = _Judge()
-
-
 def train_generator(cfg, **kwargs):
-    """:func:`augplat.generators.train_gan` with quality measured when ``cfg.eval`` asks."""
-    from augplat.generators import train_gan
+    """:func:`augplat.generators.train_gan` with quality measured when ``cfg.eval`` asks.
 
-    return train_gan(cfg, judge=JUDGE, **kwargs)
+    The judge is :mod:`augplat.quality.metrics` itself: its ``check_classifier_run`` and
+    ``evaluate_and_log`` are what :class:`augplat.generators.train.Judge` asks for.
+    """
+    from augplat.generators import train_gan
+    from augplat.quality import metrics
+
+    return train_gan(cfg, judge=metrics, **kwargs)
